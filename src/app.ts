@@ -1,0 +1,157 @@
+/**
+ * The App owns everything with a lifecycle: the store, the Koa server, the request
+ * pipeline and the background jobs. `start()` migrates, seeds and listens; `stop()` stops
+ * accepting, lets in-flight requests finish, stops jobs and closes the database.
+ */
+import 'reflect-metadata';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { randomUUID } from 'node:crypto';
+import Koa from 'koa';
+import type { Logger } from 'pino';
+import type { Config } from './config/config.js';
+import { EventBus, type Services } from './context.js';
+import { openStore, type Store } from './store/db.js';
+import { systemClock, type Clock } from './lib/clock.js';
+import { createLogger } from './log.js';
+import { createDispatcher, shouldAudit, writeAudit, type RequestState } from './http/dispatch.js';
+import { toProblem } from './http/problem.js';
+import { createMetrics, renderMetrics } from './http/metrics.js';
+import type { HandlerMap } from './http/handler.js';
+import { systemHandlers } from './http/handlers/system.handlers.js';
+import { rightsHandlers } from './http/handlers/rights.handlers.js';
+import { bootstrapAdmin } from './rights/users.usecases.js';
+import { syncBuiltinRoles } from './rights/roles.usecases.js';
+
+export interface AppOptions {
+  config: Readonly<Config>;
+  logger?: Logger;
+  clock?: Clock;
+  /** PostgreSQL schema to use (tests isolate themselves this way). */
+  pgSchema?: string;
+}
+
+/** A background job: started after listen, stopped before the database closes. */
+export interface Job {
+  name: string;
+  start(): void;
+  stop(): Promise<void>;
+}
+
+export class App {
+  readonly config: Readonly<Config>;
+  readonly log: Logger;
+  readonly store: Store;
+  readonly services: Services;
+  readonly jobs: Job[] = [];
+  #server: Server | null = null;
+  #inflight = 0;
+  #idle: (() => void) | null = null;
+  #stopping = false;
+
+  constructor(opts: AppOptions) {
+    this.config = opts.config;
+    this.log = opts.logger ?? createLogger(opts.config.logLevel);
+    this.store = openStore({ databaseUrl: opts.config.databaseUrl, dataDir: opts.config.dataDir, poolSize: opts.config.dbPoolSize, pgSchema: opts.pgSchema });
+    this.services = {
+      config: opts.config,
+      store: this.store,
+      db: this.store.db,
+      clock: opts.clock ?? systemClock,
+      log: this.log,
+      events: new EventBus(this.log),
+    };
+  }
+
+  get url(): string {
+    const a = this.#server?.address() as AddressInfo | null;
+    if (!a) throw new Error('not listening');
+    const host = a.family === 'IPv6' ? `[${a.address}]` : a.address === '0.0.0.0' ? '127.0.0.1' : a.address;
+    return `http://${host}:${a.port}`;
+  }
+
+  /** Every operation's handler, keyed by operationId. */
+  handlers(metricsText: () => Promise<string>): HandlerMap {
+    return { ...systemHandlers({ renderMetrics: metricsText }), ...rightsHandlers };
+  }
+
+  async start(): Promise<void> {
+    const migrated = await this.store.migrate();
+    if (migrated.length) this.log.info({ migrations: migrated, dialect: this.store.dialect }, 'applied migrations');
+    await syncBuiltinRoles(this.services);
+    await bootstrapAdmin(this.services);
+
+    const metrics = createMetrics();
+    const dispatch = await createDispatcher(this.services, this.handlers(() => renderMetrics(metrics)));
+    const koa = new Koa({ proxy: this.config.trustProxy });
+    koa.silent = true;
+
+    koa.use(async (ctx) => {
+      const started = process.hrtime.bigint();
+      const incoming = ctx.get('x-request-id');
+      const requestId = /^[\w.:-]{1,128}$/.test(incoming) ? incoming : randomUUID();
+      const state: RequestState = { requestId, ip: ctx.ip || null };
+      ctx.set('X-Request-Id', requestId);
+      this.#inflight++;
+      let error: { code: string; detail?: string } | undefined;
+      try {
+        const res = await dispatch(ctx, state);
+        ctx.status = res.status;
+        for (const [k, v] of Object.entries(res.headers ?? {})) ctx.set(k, v);
+        if (res.body !== undefined) {
+          ctx.body = res.body;
+          if (res.contentType) ctx.type = res.contentType;
+        }
+      } catch (err) {
+        const p = toProblem(err, { instance: ctx.path, requestId });
+        if (p.unexpected) this.log.error({ err, requestId, operation: state.operationId }, 'unhandled error');
+        error = { code: p.body.code, detail: p.body.detail };
+        ctx.status = p.status;
+        for (const [k, v] of Object.entries(p.headers)) ctx.set(k, v);
+        ctx.body = JSON.stringify(p.body);
+        ctx.type = 'application/problem+json';
+      } finally {
+        const operation = state.operationId ?? 'unknown';
+        const status = String(ctx.status);
+        const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+        metrics.requests.inc({ operation, status });
+        metrics.duration.observe({ operation, status }, seconds);
+        if (shouldAudit(state.operationId, ctx.method)) {
+          await writeAudit(this.services, state, ctx.status, error).catch((err) => this.log.error({ err, requestId }, 'audit write failed'));
+        }
+        this.log.info({ requestId, method: ctx.method, path: ctx.path, operation, status: ctx.status, ms: Math.round(seconds * 1e4) / 10, ip: state.ip }, 'request');
+        if (--this.#inflight === 0) this.#idle?.();
+      }
+    });
+
+    this.#server = createServer(koa.callback());
+    this.#server.keepAliveTimeout = 65_000;
+    this.#server.headersTimeout = 66_000;
+    this.#server.requestTimeout = 120_000;
+    await new Promise<void>((resolve, reject) => {
+      this.#server!.once('error', reject);
+      this.#server!.listen(this.config.port, this.config.host, () => resolve());
+    });
+    if (this.config.jobsEnabled) for (const j of this.jobs) j.start();
+    this.log.info({ url: this.url, dialect: this.store.dialect, publicUrl: this.config.publicUrl }, 'certa listening');
+  }
+
+  /** Graceful: stop accepting, finish in-flight requests (within the budget), stop jobs, close the DB. */
+  async stop(): Promise<void> {
+    if (this.#stopping) return;
+    this.#stopping = true;
+    const server = this.#server;
+    if (server) {
+      const closed = new Promise<void>((r) => server.close(() => r()));
+      server.closeIdleConnections();
+      if (this.#inflight > 0) {
+        await Promise.race([new Promise<void>((r) => (this.#idle = r)), new Promise((r) => setTimeout(r, this.config.shutdownTimeoutMs).unref())]);
+      }
+      server.closeAllConnections();
+      await closed;
+    }
+    await Promise.all(this.jobs.map((j) => j.stop().catch((err) => this.log.error({ err, job: j.name }, 'job stop failed'))));
+    await this.store.close();
+    this.log.info('certa stopped');
+  }
+}

@@ -1,0 +1,138 @@
+/**
+ * Configuration: read from the environment once, validated, frozen. A bad value stops
+ * the process at start with a message naming the variable. Every field has a safe
+ * default so `npm start` works with no configuration at all.
+ */
+import { resolve } from 'node:path';
+
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+
+export interface Config {
+  /** TCP port to listen on (CERTA_PORT, default 8080). */
+  port: number;
+  /** Interface to bind (CERTA_HOST, default 0.0.0.0). */
+  host: string;
+  /** Where the embedded SQLite file and generated secrets live (CERTA_DATA_DIR, default ./data). */
+  dataDir: string;
+  /** A postgres:// URL selects PostgreSQL; unset selects SQLite in dataDir (CERTA_DATABASE_URL). */
+  databaseUrl: string | null;
+  /** PostgreSQL pool size (CERTA_DB_POOL_SIZE, default 10). */
+  dbPoolSize: number;
+  /** Externally reachable base URL, used in certificate CRL/OCSP/caIssuers URLs (CERTA_PUBLIC_URL). */
+  publicUrl: string;
+  /** First-start admin (CERTA_ADMIN_EMAIL / CERTA_ADMIN_PASSWORD). */
+  adminEmail: string;
+  adminPassword: string | null;
+  /** pino level (CERTA_LOG_LEVEL, default info). */
+  logLevel: LogLevel;
+  /** Base64 of a 32-byte key-encryption key (CERTA_MASTER_KEY); unset: generated into dataDir. */
+  masterKey: string | null;
+  /** Largest accepted request body in bytes (CERTA_BODY_LIMIT, default 1 MiB). */
+  bodyLimit: number;
+  /** Session lifetime in seconds (CERTA_SESSION_TTL, default 12 h). */
+  sessionTtlSeconds: number;
+  /** Failed logins allowed per account / per address within the window before 429. */
+  loginMaxFailuresPerAccount: number;
+  loginMaxFailuresPerAddress: number;
+  loginWindowSeconds: number;
+  /** Trust X-Forwarded-For from a load balancer (CERTA_TRUST_PROXY, default false). */
+  trustProxy: boolean;
+  /** Expiry sweep interval in seconds (CERTA_NOTIFY_INTERVAL, default 300). */
+  notifyIntervalSeconds: number;
+  /** Background jobs (sweeps, deliveries, CRL refresh) on/off (CERTA_JOBS, default true). */
+  jobsEnabled: boolean;
+  /** Graceful shutdown budget in ms (CERTA_SHUTDOWN_TIMEOUT_MS, default 10000). */
+  shutdownTimeoutMs: number;
+  /** Hosts/networks verifyEndpoint may connect to, and those it must not (CERTA_VERIFY_ALLOW / CERTA_VERIFY_DENY, comma-separated). */
+  verifyAllow: string[];
+  verifyDeny: string[];
+}
+
+export class ConfigError extends Error {
+  constructor(variable: string, message: string) {
+    super(`invalid configuration: ${variable}: ${message}`);
+    this.name = 'ConfigError';
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+function str(env: Env, name: string, def: string): string {
+  const v = env[name];
+  return v === undefined || v === '' ? def : v;
+}
+
+function int(env: Env, name: string, def: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return def;
+  if (!/^\d+$/.test(raw.trim())) throw new ConfigError(name, `expected an integer, got "${raw}"`);
+  const n = Number(raw);
+  if (n < min || n > max) throw new ConfigError(name, `must be between ${min} and ${max}, got ${n}`);
+  return n;
+}
+
+function bool(env: Env, name: string, def: boolean): boolean {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return def;
+  if (/^(1|true|yes|on)$/i.test(raw)) return true;
+  if (/^(0|false|no|off)$/i.test(raw)) return false;
+  throw new ConfigError(name, `expected true or false, got "${raw}"`);
+}
+
+function list(env: Env, name: string, def: string[]): string[] {
+  const raw = env[name];
+  if (raw === undefined) return def;
+  return raw.split(',').map((s) => s.trim()).filter(Boolean);
+}
+
+const LOG_LEVELS: LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+export function loadConfig(env: Env = process.env): Readonly<Config> {
+  const port = int(env, 'CERTA_PORT', 8080, 0, 65535);
+  const host = str(env, 'CERTA_HOST', '0.0.0.0');
+  const databaseUrl = env.CERTA_DATABASE_URL ? env.CERTA_DATABASE_URL : null;
+  if (databaseUrl && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
+    throw new ConfigError('CERTA_DATABASE_URL', 'must be a postgres:// or postgresql:// URL (leave unset for the embedded SQLite)');
+  }
+  const publicUrl = str(env, 'CERTA_PUBLIC_URL', `http://localhost:${port || 8080}`).replace(/\/+$/, '');
+  try {
+    const u = new URL(publicUrl);
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error('scheme');
+  } catch {
+    throw new ConfigError('CERTA_PUBLIC_URL', `must be an absolute http(s) URL, got "${publicUrl}"`);
+  }
+  const logLevel = str(env, 'CERTA_LOG_LEVEL', 'info') as LogLevel;
+  if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError('CERTA_LOG_LEVEL', `must be one of ${LOG_LEVELS.join(', ')}`);
+  const adminEmail = str(env, 'CERTA_ADMIN_EMAIL', 'admin@certa.local').toLowerCase();
+  if (!/^[^@\s]+@[^@\s]+$/.test(adminEmail)) throw new ConfigError('CERTA_ADMIN_EMAIL', 'must be an email address');
+  const adminPassword = env.CERTA_ADMIN_PASSWORD ? env.CERTA_ADMIN_PASSWORD : null;
+  if (adminPassword !== null && adminPassword.length < 12) throw new ConfigError('CERTA_ADMIN_PASSWORD', 'must be at least 12 characters');
+  const masterKey = env.CERTA_MASTER_KEY ? env.CERTA_MASTER_KEY : null;
+  if (masterKey !== null && Buffer.from(masterKey, 'base64').length !== 32) {
+    throw new ConfigError('CERTA_MASTER_KEY', 'must be the base64 encoding of exactly 32 bytes (openssl rand -base64 32)');
+  }
+  const config: Config = {
+    port,
+    host,
+    dataDir: resolve(str(env, 'CERTA_DATA_DIR', './data')),
+    databaseUrl,
+    dbPoolSize: int(env, 'CERTA_DB_POOL_SIZE', 10, 1, 1000),
+    publicUrl,
+    adminEmail,
+    adminPassword,
+    logLevel,
+    masterKey,
+    bodyLimit: int(env, 'CERTA_BODY_LIMIT', 1024 * 1024, 1024, 512 * 1024 * 1024),
+    sessionTtlSeconds: int(env, 'CERTA_SESSION_TTL', 12 * 3600, 60, 30 * 24 * 3600),
+    loginMaxFailuresPerAccount: int(env, 'CERTA_LOGIN_MAX_FAILURES', 5, 1, 1000),
+    loginMaxFailuresPerAddress: int(env, 'CERTA_LOGIN_MAX_FAILURES_PER_ADDRESS', 20, 1, 100000),
+    loginWindowSeconds: int(env, 'CERTA_LOGIN_WINDOW', 15 * 60, 1, 24 * 3600),
+    trustProxy: bool(env, 'CERTA_TRUST_PROXY', false),
+    notifyIntervalSeconds: int(env, 'CERTA_NOTIFY_INTERVAL', 300, 1, 7 * 24 * 3600),
+    jobsEnabled: bool(env, 'CERTA_JOBS', true),
+    shutdownTimeoutMs: int(env, 'CERTA_SHUTDOWN_TIMEOUT_MS', 10_000, 0, 600_000),
+    verifyAllow: list(env, 'CERTA_VERIFY_ALLOW', []),
+    verifyDeny: list(env, 'CERTA_VERIFY_DENY', ['169.254.0.0/16', 'fd00:ec2::254/128', '100.100.100.200/32']),
+  };
+  return Object.freeze(config);
+}

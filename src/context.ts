@@ -1,0 +1,52 @@
+/**
+ * What every use-case receives: the store, the clock, config and a logger. Built once by
+ * the App; tests build their own with a pinned clock.
+ */
+import type { Logger } from 'pino';
+import type { Kysely } from 'kysely';
+import type { Config } from './config/config.js';
+import type { Clock } from './lib/clock.js';
+import type { Database } from './store/schema.js';
+import type { Store } from './store/db.js';
+import type { Permission } from './auth/permissions.js';
+
+export interface Services {
+  config: Readonly<Config>;
+  store: Store;
+  db: Kysely<Database>;
+  clock: Clock;
+  log: Logger;
+  /** Hooks other modules register (e.g. revocation -> CRL refresh, events -> notifications). */
+  events: EventBus;
+}
+
+/** Who is calling: resolved from the bearer token by the HTTP layer. */
+export interface Principal {
+  userId: string;
+  email: string;
+  tokenId: string;
+  tokenKind: 'session' | 'api';
+  permissions: ReadonlySet<Permission>;
+}
+
+export type DomainEvent =
+  | { type: 'certificate.issued'; certificateId: string }
+  | { type: 'certificate.revoked'; certificateId: string; authorityId: string }
+  | { type: 'certificate.renewed'; certificateId: string; previousId: string }
+  | { type: 'authority.changed'; authorityId: string };
+
+/** In-process fan-out of domain events; listeners must not throw (errors are logged). */
+export class EventBus {
+  readonly #listeners: Array<(e: DomainEvent) => void | Promise<void>> = [];
+  constructor(private readonly log?: Logger) {}
+  on(fn: (e: DomainEvent) => void | Promise<void>): void {
+    this.#listeners.push(fn);
+  }
+  emit(e: DomainEvent): void {
+    for (const fn of this.#listeners) {
+      Promise.resolve()
+        .then(() => fn(e))
+        .catch((err) => this.log?.error({ err, event: e.type }, 'event listener failed'));
+    }
+  }
+}

@@ -1,0 +1,146 @@
+/**
+ * Dialect selection and connection setup. SQLite (better-sqlite3 v12) is the embedded
+ * default; a postgres:// URL selects PostgreSQL. Both sit behind the same Kysely<Database>.
+ */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import SqliteDatabase from 'better-sqlite3';
+import pg from 'pg';
+import {
+  Kysely,
+  Migrator,
+  OperationNodeTransformer,
+  PostgresDialect,
+  PrimitiveValueListNode,
+  SqliteDialect,
+  ValueNode,
+  sql,
+  type KyselyPlugin,
+  type PluginTransformQueryArgs,
+  type PluginTransformResultArgs,
+  type QueryResult,
+  type RootOperationNode,
+  type UnknownRow,
+} from 'kysely';
+import type { Database } from './schema.js';
+import { migrations } from './migrations/index.js';
+
+export type Dialect = 'sqlite' | 'postgres';
+
+export interface StoreOptions {
+  /** postgres:// URL, or null for SQLite. */
+  databaseUrl: string | null;
+  /** Directory holding certa.db in SQLite mode. */
+  dataDir: string;
+  /** SQLite file name override (":memory:" allowed); default certa.db in dataDir. */
+  sqliteFile?: string;
+  /** PostgreSQL pool size. */
+  poolSize?: number;
+  /** PostgreSQL schema to work in (tests use one schema per test file). */
+  pgSchema?: string;
+}
+
+export interface Store {
+  db: Kysely<Database>;
+  dialect: Dialect;
+  /** Apply pending migrations; throws on failure. */
+  migrate(): Promise<string[]>;
+  /** True when the database answers and no migration is pending. */
+  ready(): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+/** better-sqlite3 cannot bind booleans: store them as 0/1. */
+class SqliteBooleans extends OperationNodeTransformer {
+  protected override transformValue(node: ValueNode): ValueNode {
+    const n = super.transformValue(node);
+    return typeof n.value === 'boolean' ? ValueNode.create(n.value ? 1 : 0) : n;
+  }
+  protected override transformPrimitiveValueList(node: PrimitiveValueListNode): PrimitiveValueListNode {
+    return PrimitiveValueListNode.create(node.values.map((v) => (typeof v === 'boolean' ? (v ? 1 : 0) : v)));
+  }
+}
+
+class SqliteBooleanPlugin implements KyselyPlugin {
+  readonly #t = new SqliteBooleans();
+  transformQuery(args: PluginTransformQueryArgs): RootOperationNode {
+    return this.#t.transformNode(args.node);
+  }
+  async transformResult(args: PluginTransformResultArgs): Promise<QueryResult<UnknownRow>> {
+    return args.result;
+  }
+}
+
+const TIMESTAMPTZ = 1184;
+const TIMESTAMP = 1114;
+const INT8 = 20;
+/** Keep timestamps as ISO strings (the same shape SQLite returns) and int8 as strings. */
+const pgTypes = {
+  getTypeParser(oid: number, format?: any) {
+    if (oid === TIMESTAMPTZ || oid === TIMESTAMP) return (v: string) => new Date(oid === TIMESTAMP ? `${v}Z` : v).toISOString();
+    if (oid === INT8) return (v: string) => v;
+    return pg.types.getTypeParser(oid, format);
+  },
+};
+
+export function openStore(opts: StoreOptions): Store {
+  let db: Kysely<Database>;
+  let dialect: Dialect;
+  if (opts.databaseUrl) {
+    dialect = 'postgres';
+    const pool = new pg.Pool({
+      connectionString: opts.databaseUrl,
+      max: opts.poolSize ?? 10,
+      types: pgTypes as any,
+      options: opts.pgSchema ? `-c search_path=${opts.pgSchema}` : undefined,
+    });
+    // An idle client losing its connection must not crash the process.
+    pool.on('error', () => {});
+    db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  } else {
+    dialect = 'sqlite';
+    const file = opts.sqliteFile ?? join(opts.dataDir, 'certa.db');
+    if (file !== ':memory:') mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });
+    const sqlite = new SqliteDatabase(file);
+    sqlite.pragma('journal_mode = WAL');
+    sqlite.pragma('busy_timeout = 5000');
+    sqlite.pragma('foreign_keys = ON');
+    sqlite.pragma('synchronous = NORMAL');
+    db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }), plugins: [new SqliteBooleanPlugin()] });
+  }
+
+  const migrator = new Migrator({
+    db,
+    provider: { getMigrations: async () => migrations },
+  });
+
+  return {
+    db,
+    dialect,
+    async migrate() {
+      if (dialect === 'postgres' && opts.pgSchema) {
+        await sql`create schema if not exists ${sql.id(opts.pgSchema)}`.execute(db);
+      }
+      const { error, results } = await migrator.migrateToLatest();
+      if (error) throw error;
+      return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+    },
+    async ready() {
+      try {
+        const list = await migrator.getMigrations();
+        return list.every((m) => m.executedAt !== undefined);
+      } catch {
+        return false;
+      }
+    },
+    async close() {
+      await db.destroy();
+    },
+  };
+}
+
+/** Map a unique-constraint violation from either driver to true. */
+export function isUniqueViolation(e: unknown): boolean {
+  const err = e as { code?: string };
+  return err?.code === '23505' || err?.code === 'SQLITE_CONSTRAINT_UNIQUE' || err?.code === 'SQLITE_CONSTRAINT_PRIMARYKEY';
+}
