@@ -70,6 +70,11 @@ export class App {
     return `http://${host}:${a.port}`;
   }
 
+  /** Requests being served right now. */
+  get inflightRequests(): number {
+    return this.#inflight;
+  }
+
   /** Every operation's handler, keyed by operationId. */
   handlers(metricsText: () => Promise<string>): HandlerMap {
     return { ...systemHandlers({ renderMetrics: metricsText }), ...rightsHandlers };

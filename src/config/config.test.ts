@@ -1,0 +1,35 @@
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from './config.js';
+
+describe('loadConfig', () => {
+  it('ok/defaults with an empty environment', () => {
+    const c = loadConfig({});
+    expect(c.port).toBe(8080);
+    expect(c.host).toBe('0.0.0.0');
+    expect(c.databaseUrl).toBeNull();
+    expect(c.dataDir).toMatch(/data$/);
+    expect(c.adminEmail).toBe('admin@certa.local');
+    expect(c.publicUrl).toBe('http://localhost:8080');
+    expect(Object.isFrozen(c)).toBe(true);
+  });
+
+  const bad: Array<[string, Record<string, string>, RegExp]> = [
+    ['error/port not a number', { CERTA_PORT: 'eighty' }, /CERTA_PORT/],
+    ['error/port out of range', { CERTA_PORT: '70000' }, /CERTA_PORT/],
+    ['error/database url scheme', { CERTA_DATABASE_URL: 'mysql://x' }, /CERTA_DATABASE_URL/],
+    ['error/public url', { CERTA_PUBLIC_URL: 'ftp://x' }, /CERTA_PUBLIC_URL/],
+    ['error/log level', { CERTA_LOG_LEVEL: 'loud' }, /CERTA_LOG_LEVEL/],
+    ['error/short admin password', { CERTA_ADMIN_PASSWORD: 'short' }, /CERTA_ADMIN_PASSWORD/],
+    ['error/master key size', { CERTA_MASTER_KEY: Buffer.alloc(16).toString('base64') }, /CERTA_MASTER_KEY/],
+    ['error/boolean', { CERTA_JOBS: 'perhaps' }, /CERTA_JOBS/],
+  ];
+  for (const [name, env, re] of bad) {
+    it(name, () => expect(() => loadConfig(env)).toThrow(re));
+  }
+
+  it('ok/postgres url and trailing slash on the public url', () => {
+    const c = loadConfig({ CERTA_DATABASE_URL: 'postgres://u@h/db', CERTA_PUBLIC_URL: 'https://certa.example.com/' });
+    expect(c.databaseUrl).toBe('postgres://u@h/db');
+    expect(c.publicUrl).toBe('https://certa.example.com');
+  });
+});
