@@ -16,7 +16,7 @@ forEachDialect('HTTP behaviour', (env) => {
     const r = await env().fetch('/api/v1/nope', { headers: auth() });
     expect(r.status).toBe(404);
     expect(r.headers.get('content-type')).toContain('application/problem+json');
-    expect((await r.json()).code).toBe('not_found');
+    expect(((await r.json()) as any).code).toBe('not_found');
   });
 
   it('error/wrong method -> 405 with Allow', async () => {
@@ -28,7 +28,7 @@ forEachDialect('HTTP behaviour', (env) => {
   it('error/malformed JSON -> 400 malformed_json', async () => {
     const r = await env().fetch('/api/v1/roles', { method: 'POST', headers: { ...auth(), 'content-type': 'application/json' }, body: '{"name": ' });
     expect(r.status).toBe(400);
-    const p = await r.json();
+    const p: any = await r.json();
     expect(p.code).toBe('malformed_json');
     expect(p.detail).toMatch(/not valid JSON/);
   });
@@ -37,7 +37,7 @@ forEachDialect('HTTP behaviour', (env) => {
     const big = JSON.stringify({ name: 'x', permissions: [], description: 'a'.repeat(2 * 1024 * 1024) });
     const r = await env().fetch('/api/v1/roles', { method: 'POST', headers: { ...auth(), 'content-type': 'application/json' }, body: big });
     expect(r.status).toBe(413);
-    expect((await r.json()).code).toBe('payload_too_large');
+    expect(((await r.json()) as any).code).toBe('payload_too_large');
   });
 
   it('error/wrong content type for a JSON operation -> 400', async () => {
@@ -83,7 +83,7 @@ describe('unexpected errors', () => {
       await app.store.db.destroy();
       const res = await fetch(`${app.url}/api/v1/users`, { headers: { authorization: 'Bearer certa_s_whatever_token_value_here_000000000000' } });
       expect(res.status).toBe(500);
-      const body = await res.json();
+      const body: any = await res.json();
       expect(body.code).toBe('internal_error');
       expect(body.requestId).toBe(res.headers.get('x-request-id'));
       expect(JSON.stringify(body)).not.toMatch(/destroyed|kysely|stack|at /i);
