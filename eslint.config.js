@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'dist/', 'generated/', 'site/', 'data/', 'clients/typescript/dist/', 'clients/typescript/src/api.d.ts', 'coverage/'] },
+  { ignores: ['node_modules/', 'dist/', 'generated/', 'site/', 'data/', 'clients/typescript/dist/', 'clients/typescript/src/api.ts', 'coverage/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -17,11 +17,16 @@ import { createLogger } from './log.js';
 import { createDispatcher, shouldAudit, writeAudit, type RequestState } from './http/dispatch.js';
 import { toProblem } from './http/problem.js';
 import { createMetrics, renderMetrics } from './http/metrics.js';
-import type { HandlerMap } from './http/handler.js';
-import { systemHandlers } from './http/handlers/system.handlers.js';
-import { rightsHandlers } from './http/handlers/rights.handlers.js';
+import { allHandlers } from './http/handlers/index.js';
 import { bootstrapAdmin } from './rights/users.usecases.js';
 import { syncBuiltinRoles } from './rights/roles.usecases.js';
+import { SecretStore } from './secrets/secret-store.js';
+import { Keyring } from './authority/keyring.js';
+import { LocalKek, loadOrCreateKek } from './crypto/envelope.js';
+import { setupNotifications } from './notify/notify.module.js';
+import { setupRevocation } from './revocation/revocation.module.js';
+import { ocspGetFastPath } from './http/handlers/revocation.handlers.js';
+import type { OcspService } from './revocation/ocsp.service.js';
 
 export interface AppOptions {
   config: Readonly<Config>;
@@ -53,14 +58,30 @@ export class App {
     this.config = opts.config;
     this.log = opts.logger ?? createLogger(opts.config.logLevel);
     this.store = openStore({ databaseUrl: opts.config.databaseUrl, dataDir: opts.config.dataDir, poolSize: opts.config.dbPoolSize, pgSchema: opts.pgSchema });
+    const clock = opts.clock ?? systemClock;
+    const kek = loadOrCreateKek({
+      masterKeyBase64: opts.config.masterKey,
+      dataDir: opts.config.dataDir,
+      log: (msg, path) => this.log.warn({ path }, msg),
+    });
+    const previous = opts.config.previousMasterKeys.map((k) => new LocalKek(Buffer.from(k, 'base64')));
+    const secrets = new SecretStore(this.store.db, kek, clock, previous);
     this.services = {
       config: opts.config,
       store: this.store,
       db: this.store.db,
-      clock: opts.clock ?? systemClock,
+      secrets,
+      keyring: new Keyring(secrets),
+      clock,
       log: this.log,
       events: new EventBus(this.log),
+      ocsp: undefined as unknown as OcspService,
     };
+    const revocation = setupRevocation(this.services);
+    this.services.ocsp = revocation.ocsp;
+    this.jobs.push(revocation.crlJob);
+    const notify = setupNotifications(this.services);
+    this.jobs.push(notify.sweep, notify.worker);
   }
 
   get url(): string {
@@ -75,11 +96,6 @@ export class App {
     return this.#inflight;
   }
 
-  /** Every operation's handler, keyed by operationId. */
-  handlers(metricsText: () => Promise<string>): HandlerMap {
-    return { ...systemHandlers({ renderMetrics: metricsText }), ...rightsHandlers };
-  }
-
   async start(): Promise<void> {
     const migrated = await this.store.migrate();
     if (migrated.length) this.log.info({ migrations: migrated, dialect: this.store.dialect }, 'applied migrations');
@@ -87,7 +103,7 @@ export class App {
     await bootstrapAdmin(this.services);
 
     const metrics = createMetrics();
-    const dispatch = await createDispatcher(this.services, this.handlers(() => renderMetrics(metrics)));
+    const dispatch = await createDispatcher(this.services, allHandlers({ renderMetrics: () => renderMetrics(metrics) }));
     const koa = new Koa({ proxy: this.config.trustProxy });
     koa.silent = true;
 
@@ -100,7 +116,13 @@ export class App {
       this.#inflight++;
       let error: { code: string; detail?: string } | undefined;
       try {
-        const res = await dispatch(ctx, state);
+        // OCSP GET puts base64 in the path (RFC 6960 A.1) and clients do not escape its '/':
+        // fold the tail into the one {request} segment the spec declares.
+        const ocspGet = /^\/pki\/ocsp\/([^/]+)\/(.+\/.*)$/.exec(ctx.path);
+        if (ocspGet && ctx.method === 'GET') ctx.path = `/pki/ocsp/${ocspGet[1]}/${ocspGet[2].replaceAll('/', '%2F')}`;
+        const fast = ocspGetFastPath(this.services, ctx.method, ctx.path);
+        if (fast) state.operationId = 'ocspGet';
+        const res = fast ?? (await dispatch(ctx, state));
         ctx.status = res.status;
         for (const [k, v] of Object.entries(res.headers ?? {})) ctx.set(k, v);
         if (res.body !== undefined) {

@@ -9,6 +9,9 @@ import type { Clock } from './lib/clock.js';
 import type { Database } from './store/schema.js';
 import type { Store } from './store/db.js';
 import type { Permission } from './auth/permissions.js';
+import type { SecretStore } from './secrets/secret-store.js';
+import type { Keyring } from './authority/keyring.js';
+import type { OcspService } from './revocation/ocsp.service.js';
 
 export interface Services {
   config: Readonly<Config>;
@@ -16,8 +19,14 @@ export interface Services {
   db: Kysely<Database>;
   clock: Clock;
   log: Logger;
+  /** Envelope-encrypted secrets (CA keys, channel credentials). */
+  secrets: SecretStore;
+  /** CA and responder signing keys (sealed at rest, cached unwrapped in memory). */
+  keyring: Keyring;
   /** Hooks other modules register (e.g. revocation -> CRL refresh, events -> notifications). */
   events: EventBus;
+  /** The OCSP responder (its cache of pre-signed responses lives for the process). */
+  ocsp: OcspService;
 }
 
 /** Who is calling: resolved from the bearer token by the HTTP layer. */
@@ -32,6 +41,8 @@ export interface Principal {
 export type DomainEvent =
   | { type: 'certificate.issued'; certificateId: string }
   | { type: 'certificate.revoked'; certificateId: string; authorityId: string }
+  | { type: 'certificate.hold-lifted'; certificateId: string; authorityId: string }
+  | { type: 'authority.revoked'; authorityId: string; parentId: string }
   | { type: 'certificate.renewed'; certificateId: string; previousId: string }
   | { type: 'authority.changed'; authorityId: string };
 

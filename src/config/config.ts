@@ -3,6 +3,7 @@
  * the process at start with a message naming the variable. Every field has a safe
  * default so `npm start` works with no configuration at all.
  */
+import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
@@ -27,6 +28,8 @@ export interface Config {
   logLevel: LogLevel;
   /** Base64 of a 32-byte key-encryption key (CERTA_MASTER_KEY); unset: generated into dataDir. */
   masterKey: string | null;
+  /** Earlier KEKs (base64, comma-separated) still accepted for unwrapping during a rotation (CERTA_PREVIOUS_MASTER_KEYS). */
+  previousMasterKeys: string[];
   /** Largest accepted request body in bytes (CERTA_BODY_LIMIT, default 1 MiB). */
   bodyLimit: number;
   /** Session lifetime in seconds (CERTA_SESSION_TTL, default 12 h). */
@@ -39,10 +42,31 @@ export interface Config {
   trustProxy: boolean;
   /** Expiry sweep interval in seconds (CERTA_NOTIFY_INTERVAL, default 300). */
   notifyIntervalSeconds: number;
+  /**
+   * Notification channels may target http:// URLs and any host, and email may authenticate
+   * without TLS (CERTA_NOTIFY_ALLOW_INSECURE_URLS, default false; for local receivers and tests).
+   */
+  notifyAllowInsecureUrls: boolean;
+  /** Attempts before a notification delivery is marked failed (CERTA_NOTIFY_MAX_ATTEMPTS, default 8). */
+  notifyMaxAttempts: number;
+  /** Per-message timeout of a notification send, in ms (CERTA_NOTIFY_TIMEOUT_MS, default 10000). */
+  notifyTimeoutMs: number;
   /** Background jobs (sweeps, deliveries, CRL refresh) on/off (CERTA_JOBS, default true). */
   jobsEnabled: boolean;
   /** Graceful shutdown budget in ms (CERTA_SHUTDOWN_TIMEOUT_MS, default 10000). */
   shutdownTimeoutMs: number;
+  /** Lifetime of a CRL (thisUpdate to nextUpdate) in seconds (CERTA_CRL_LIFETIME, default 24 h); regenerated at half-life. */
+  crlLifetimeSeconds: number;
+  /** Wait after a revocation before the CRL is regenerated, so bursts make one CRL (CERTA_CRL_COALESCE_MS, default 2000). */
+  crlCoalesceMs: number;
+  /** From this many entries, revocations between full CRLs produce delta CRLs only (CERTA_CRL_DELTA_THRESHOLD, default 10000). */
+  crlDeltaThreshold: number;
+  /** Validity of an OCSP response (nextUpdate - thisUpdate) in seconds (CERTA_OCSP_VALIDITY, default 3600). */
+  ocspValiditySeconds: number;
+  /** How long a pre-signed OCSP response is reused, in seconds (CERTA_OCSP_CACHE_SECONDS, default 60; 0 disables). */
+  ocspCacheSeconds: number;
+  /** Lifetime of the delegated OCSP responder certificates in days (CERTA_OCSP_RESPONDER_DAYS, default 30; renewed at one third left). */
+  ocspResponderDays: number;
   /** Hosts/networks verifyEndpoint may connect to, and those it must not (CERTA_VERIFY_ALLOW / CERTA_VERIFY_DENY, comma-separated). */
   verifyAllow: string[];
   verifyDeny: string[];
@@ -85,6 +109,20 @@ function list(env: Env, name: string, def: string[]): string[] {
   return raw.split(',').map((s) => s.trim()).filter(Boolean);
 }
 
+/** A list of host names, addresses and CIDR ranges (network targets); each entry checked. */
+function targets(env: Env, name: string, def: string[]): string[] {
+  const entries = list(env, name, def);
+  for (const e of entries) {
+    const [addr, bits, extra] = e.split('/');
+    const family = isIP(addr);
+    if (extra !== undefined || (bits !== undefined && (family === 0 || !/^\d{1,3}$/.test(bits) || Number(bits) > (family === 6 ? 128 : 32)))) {
+      throw new ConfigError(name, `"${e}" is not a valid CIDR range (address/prefix-length)`);
+    }
+    if (family === 0 && !/^[a-z0-9_]([a-z0-9_.-]*[a-z0-9_])?\.?$/i.test(addr)) throw new ConfigError(name, `"${e}" is neither an address, a CIDR range nor a host name`);
+  }
+  return entries;
+}
+
 const LOG_LEVELS: LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
 export function loadConfig(env: Env = process.env): Readonly<Config> {
@@ -111,6 +149,10 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
   if (masterKey !== null && Buffer.from(masterKey, 'base64').length !== 32) {
     throw new ConfigError('CERTA_MASTER_KEY', 'must be the base64 encoding of exactly 32 bytes (openssl rand -base64 32)');
   }
+  const previousMasterKeys = list(env, 'CERTA_PREVIOUS_MASTER_KEYS', []);
+  for (const k of previousMasterKeys) {
+    if (Buffer.from(k, 'base64').length !== 32) throw new ConfigError('CERTA_PREVIOUS_MASTER_KEYS', 'each entry must be the base64 of exactly 32 bytes');
+  }
   const config: Config = {
     port,
     host,
@@ -122,6 +164,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     adminPassword,
     logLevel,
     masterKey,
+    previousMasterKeys,
     bodyLimit: int(env, 'CERTA_BODY_LIMIT', 1024 * 1024, 1024, 512 * 1024 * 1024),
     sessionTtlSeconds: int(env, 'CERTA_SESSION_TTL', 12 * 3600, 60, 30 * 24 * 3600),
     loginMaxFailuresPerAccount: int(env, 'CERTA_LOGIN_MAX_FAILURES', 5, 1, 1000),
@@ -129,10 +172,19 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     loginWindowSeconds: int(env, 'CERTA_LOGIN_WINDOW', 15 * 60, 1, 24 * 3600),
     trustProxy: bool(env, 'CERTA_TRUST_PROXY', false),
     notifyIntervalSeconds: int(env, 'CERTA_NOTIFY_INTERVAL', 300, 1, 7 * 24 * 3600),
+    notifyAllowInsecureUrls: bool(env, 'CERTA_NOTIFY_ALLOW_INSECURE_URLS', false),
+    notifyMaxAttempts: int(env, 'CERTA_NOTIFY_MAX_ATTEMPTS', 8, 1, 100),
+    notifyTimeoutMs: int(env, 'CERTA_NOTIFY_TIMEOUT_MS', 10_000, 100, 120_000),
     jobsEnabled: bool(env, 'CERTA_JOBS', true),
     shutdownTimeoutMs: int(env, 'CERTA_SHUTDOWN_TIMEOUT_MS', 10_000, 0, 600_000),
-    verifyAllow: list(env, 'CERTA_VERIFY_ALLOW', []),
-    verifyDeny: list(env, 'CERTA_VERIFY_DENY', ['169.254.0.0/16', 'fd00:ec2::254/128', '100.100.100.200/32']),
+    crlLifetimeSeconds: int(env, 'CERTA_CRL_LIFETIME', 24 * 3600, 300, 90 * 24 * 3600),
+    crlCoalesceMs: int(env, 'CERTA_CRL_COALESCE_MS', 2000, 0, 3_600_000),
+    crlDeltaThreshold: int(env, 'CERTA_CRL_DELTA_THRESHOLD', 10_000, 1, 100_000_000),
+    ocspValiditySeconds: int(env, 'CERTA_OCSP_VALIDITY', 3600, 60, 7 * 24 * 3600),
+    ocspCacheSeconds: int(env, 'CERTA_OCSP_CACHE_SECONDS', 60, 0, 24 * 3600),
+    ocspResponderDays: int(env, 'CERTA_OCSP_RESPONDER_DAYS', 30, 2, 3650),
+    verifyAllow: targets(env, 'CERTA_VERIFY_ALLOW', []),
+    verifyDeny: targets(env, 'CERTA_VERIFY_DENY', ['169.254.0.0/16', 'fd00:ec2::254/128', '100.100.100.200/32']),
   };
   return Object.freeze(config);
 }

@@ -449,6 +449,866 @@ export type paths = {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/authorities": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List certificate authorities
+         * @description Every CA known here (roots, intermediates, imported CAs and trust anchors, pending
+         *     external ones), sorted by creation.
+         *
+         *     Example: `curl -s -H "Authorization: Bearer $TOKEN" http://localhost:8080/api/v1/authorities`
+         */
+        get: operations["listAuthorities"];
+        put?: never;
+        /**
+         * Create, import or prepare a certificate authority
+         * @description - `root`: a self-signed CA, key generated here.
+         *     - `intermediate`: signed by `parentId` (a CA held here); its path length and name
+         *       constraints must fit inside the parent's.
+         *     - `import`: `certificatePem` (+ chain) with `privateKeyPem` (optionally encrypted, with
+         *       `passphrase`) to issue from it, or without a key as a trust anchor for verification.
+         *     - `external`: the key is generated here and the response carries `csrPem` for an
+         *       offline root; upload the signed certificate with `activateAuthority`.
+         *
+         *     CA private keys never leave the service and are stored envelope-encrypted.
+         *
+         *     Example:
+         *     ```sh
+         *     curl -s -X POST -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
+         *       http://localhost:8080/api/v1/authorities \
+         *       -d '{"name":"root-2026","kind":"root","subject":{"commonName":"Example Root CA","organization":"Example"},"validityDays":3650}'
+         *     ```
+         */
+        post: operations["createAuthority"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/authorities/{authorityId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The authority's id or name. */
+                authorityId: string;
+            };
+            cookie?: never;
+        };
+        /**
+         * Get a certificate authority
+         * @description Example: `curl -s -H "Authorization: Bearer $TOKEN" http://localhost:8080/api/v1/authorities/root-2026`
+         */
+        get: operations["getAuthority"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /**
+         * Rename, describe, disable or enable an authority
+         * @description A disabled authority issues nothing until it is enabled again; its CRL and OCSP keep
+         *     being served.
+         *
+         *     Example:
+         *     ```sh
+         *     curl -s -X PATCH -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
+         *       http://localhost:8080/api/v1/authorities/root-2026 -d '{"disabled":true}'
+         *     ```
+         */
+        patch: operations["updateAuthority"];
+        trace?: never;
+    };
+    "/api/v1/authorities/{authorityId}/csr": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The authority's id or name. */
+                authorityId: string;
+            };
+            cookie?: never;
+        };
+        /**
+         * Download the CSR of an external authority
+         * @description The PKCS#10 request to have signed by the offline root (kind `external`).
+         *
+         *     Example: `curl -s -H "Authorization: Bearer $TOKEN" http://localhost:8080/api/v1/authorities/issuing-2026/csr > issuing.csr`
+         */
+        get: operations["getAuthorityCsr"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/authorities/{authorityId}/activate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The authority's id or name. */
+                authorityId: string;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Upload the certificate signed by the offline root
+         * @description Checks that the certificate is a CA certificate for this authority's key and subject,
+         *     then makes the authority active.
+         *
+         *     Example:
+         *     ```sh
+         *     jq -Rs '{certificatePem: .}' issuing.crt | curl -s -X POST -H "Authorization: Bearer $TOKEN" \
+         *       -H 'Content-Type: application/json' http://localhost:8080/api/v1/authorities/issuing-2026/activate -d @-
+         *     ```
+         */
+        post: operations["activateAuthority"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/authorities/{authorityId}/chain": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The authority's id or name. */
+                authorityId: string;
+            };
+            cookie?: never;
+        };
+        /**
+         * Download the authority's chain (PEM bundle, leaf-to-root)
+         * @description Example: `curl -s -H "Authorization: Bearer $TOKEN" http://localhost:8080/api/v1/authorities/root-2026/chain > chain.pem`
+         */
+        get: operations["getAuthorityChain"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/profiles": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List issuance profiles
+         * @description Example: `curl -s -H "Authorization: Bearer $TOKEN" http://localhost:8080/api/v1/profiles`
+         */
+        get: operations["listProfiles"];
+        put?: never;
+        /**
+         * Create an issuance profile
+         * @description A profile is the policy certificates are issued under: which authority, which names
+         *     (DNS with or without subdomains and wildcards, IP ranges, emails, URIs), key
+         *     algorithms, validity, usages, and whether keys may be generated server-side.
+         *     A request outside its profile is refused with every violation listed.
+         *
+         *     Example:
+         *     ```sh
+         *     curl -s -X POST -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
+         *       http://localhost:8080/api/v1/profiles \
+         *       -d '{"name":"web","authorityId":"issuing-2026","allowedDomains":["example.internal"],"allowSubdomains":true,"usage":"server"}'
+         *     ```
+         */
+        post: operations["createProfile"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/profiles/{profileId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The profile's id or name. */
+                profileId: string;
+            };
+            cookie?: never;
+        };
+        /**
+         * Get an issuance profile
+         * @description Example: `curl -s -H "Authorization: Bearer $TOKEN" http://localhost:8080/api/v1/profiles/web`
+         */
+        get: operations["getProfile"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete an issuance profile
+         * @description Certificates issued under it keep a reference to its id.
+         *
+         *     Example: `curl -s -X DELETE -H "Authorization: Bearer $TOKEN" http://localhost:8080/api/v1/profiles/web`
+         */
+        delete: operations["deleteProfile"];
+        options?: never;
+        head?: never;
+        /**
+         * Update an issuance profile
+         * @description Applies to certificates issued from now on; issued ones are unchanged.
+         *
+         *     Example:
+         *     ```sh
+         *     curl -s -X PATCH -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
+         *       http://localhost:8080/api/v1/profiles/web -d '{"maxValidityDays":90}'
+         *     ```
+         */
+        patch: operations["updateProfile"];
+        trace?: never;
+    };
+    "/api/v1/certificates": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List and search certificates
+         * @description Filters combine with AND. Archived certificates are hidden unless `status=archived`
+         *     (or `includeArchived=true`). Sorted by `notAfter` (default) or `createdAt`.
+         *
+         *     Example: `curl -s -H "Authorization: Bearer $TOKEN" 'http://localhost:8080/api/v1/certificates?status=active&expiresBefore=2027-01-01T00:00:00Z&label=team:payments'`
+         */
+        get: operations["listCertificates"];
+        put?: never;
+        /**
+         * Issue a certificate
+         * @description Signs a CSR (`csr`, PEM or base64 DER; its signature proves possession of the key) or
+         *     generates the key here (`keyAlgorithm`; the PKCS#8 key is in the response once and not
+         *     kept). Subject and SANs, from the body or the CSR, are checked against the profile;
+         *     every violation is listed in the 400 answer.
+         *
+         *     Example:
+         *     ```sh
+         *     curl -s -X POST -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
+         *       http://localhost:8080/api/v1/certificates \
+         *       -d '{"profile":"web","subject":{"commonName":"api.example.internal"},"sans":{"dns":["api.example.internal"]},"keyAlgorithm":"ecdsa-p256"}'
+         *     ```
+         */
+        post: operations["issueCertificate"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/certificates/{certificateId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The certificate's id. */
+                certificateId: string;
+            };
+            cookie?: never;
+        };
+        /**
+         * Get or download a certificate
+         * @description JSON details by default. Downloads by `format` (`pem`, `der`, `chain`) or by `Accept`
+         *     (`application/x-pem-file`, `application/pkix-cert`).
+         *
+         *     Example: `curl -s -H "Authorization: Bearer $TOKEN" -H 'Accept: application/pkix-cert' http://localhost:8080/api/v1/certificates/$ID > cert.der`
+         */
+        get: operations["getCertificate"];
+        put?: never;
+        post?: never;
+        /**
+         * Archive a certificate (hide it; evidence is kept)
+         * @description Hides the certificate from default listings and stops expiry notifications for it.
+         *     Nothing is destroyed: it stays readable by id, in `status=archived` listings, in CRLs
+         *     and OCSP.
+         *
+         *     Example: `curl -s -X DELETE -H "Authorization: Bearer $TOKEN" http://localhost:8080/api/v1/certificates/$ID`
+         */
+        delete: operations["archiveCertificate"];
+        options?: never;
+        head?: never;
+        /**
+         * Update a certificate's metadata
+         * @description Labels, owner and notes only: the certificate itself is immutable. `labels` replaces
+         *     the whole set.
+         *
+         *     Example:
+         *     ```sh
+         *     curl -s -X PATCH -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
+         *       http://localhost:8080/api/v1/certificates/$ID -d '{"owner":"payments-team@example.com","labels":{"team":"payments"}}'
+         *     ```
+         */
+        patch: operations["updateCertificate"];
+        trace?: never;
+    };
+    "/api/v1/certificates/{certificateId}/renew": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The certificate's id. */
+                certificateId: string;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Renew a certificate
+         * @description Issues a new certificate for the same subject, SANs and profile, linked to its
+         *     predecessor. Server-side keys get a new key; CSR-signed certificates need a new `csr`
+         *     for the same names. Optionally revokes the predecessor as `superseded`.
+         *
+         *     Example: `curl -s -X POST -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' http://localhost:8080/api/v1/certificates/$ID/renew -d '{}'`
+         */
+        post: operations["renewCertificate"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/certificates/{certificateId}/revoke": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The certificate's id. */
+                certificateId: string;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Revoke a certificate
+         * @description Revokes with an RFC 5280 reason (default `unspecified`) and an optional invalidity
+         *     date. Revoking twice changes nothing and says so (`alreadyRevoked`); expired
+         *     certificates can be revoked. The CRL is regenerated shortly after (bursts are
+         *     coalesced) and OCSP answers `revoked` at once.
+         *
+         *     Example:
+         *     ```sh
+         *     curl -s -X POST -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
+         *       http://localhost:8080/api/v1/certificates/$ID/revoke -d '{"reason":"keyCompromise"}'
+         *     ```
+         */
+        post: operations["revokeCertificate"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/certificates/{certificateId}/unrevoke": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The certificate's id. */
+                certificateId: string;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Lift a certificate hold (removeFromCRL)
+         * @description Only certificates revoked with `certificateHold` can be reinstated; any other
+         *     reason is final (409). The entry leaves the next full CRL and appears in delta CRLs
+         *     with reason `removeFromCRL`.
+         *
+         *     Example: `curl -s -X POST -H "Authorization: Bearer $TOKEN" http://localhost:8080/api/v1/certificates/$ID/unrevoke`
+         */
+        post: operations["removeFromCrl"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/revocations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Revoke a certificate by issuer and serial number
+         * @description For relying parties who only have the certificate: revoke by the issuing authority
+         *     and the serial number.
+         *
+         *     Example:
+         *     ```sh
+         *     curl -s -X POST -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
+         *       http://localhost:8080/api/v1/revocations -d '{"authorityId":"issuing-2026","serialNumber":"4f:1a:...","reason":"superseded"}'
+         *     ```
+         */
+        post: operations["revokeCertificateBySerial"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/authorities/{authorityId}/revoke": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The authority's id or name. */
+                authorityId: string;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Revoke an intermediate authority
+         * @description Marks the CA revoked in its parent's CRL and OCSP, and stops all issuance under it
+         *     and under its sub-CAs. Verification fails its whole subtree from then on.
+         *
+         *     Example: `curl -s -X POST -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' http://localhost:8080/api/v1/authorities/issuing-2026/revoke -d '{"reason":"cACompromise"}'`
+         */
+        post: operations["revokeAuthority"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/authorities/{authorityId}/crl": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The authority's id or name. */
+                authorityId: string;
+            };
+            cookie?: never;
+        };
+        /**
+         * Describe the current CRL of an authority
+         * @description The CRL number, update times and entry count of the latest full CRL.
+         *
+         *     Example: `curl -s -H "Authorization: Bearer $TOKEN" http://localhost:8080/api/v1/authorities/issuing-2026/crl`
+         */
+        get: operations["getCrlInfo"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/pki/crl/{crlFile}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description `<authorityId>.crl` (DER), `<authorityId>.pem` (PEM), `<authorityId>-delta.crl` / `-delta.pem` (delta CRL). */
+                crlFile: string;
+            };
+            cookie?: never;
+        };
+        /**
+         * Download a CRL (public)
+         * @description The URL written into certificates' CRL Distribution Points. Public, cacheable until
+         *     nextUpdate (`ETag`, `Last-Modified`, `Cache-Control`).
+         *
+         *     Example: `curl -s http://localhost:8080/pki/crl/$AUTHORITY_ID.crl | openssl crl -inform DER -noout -text`
+         */
+        get: operations["getCrl"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/pki/ca/{certFile}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description `<authorityId>.crt` (DER) or `<authorityId>.pem`. */
+                certFile: string;
+            };
+            cookie?: never;
+        };
+        /**
+         * Download a CA certificate (public)
+         * @description The URL written into certificates' Authority Information Access (caIssuers).
+         *
+         *     Example: `curl -s http://localhost:8080/pki/ca/$AUTHORITY_ID.crt | openssl x509 -inform DER -noout -subject`
+         */
+        get: operations["getCaCertificate"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/pki/ocsp/{authorityId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The authority's id. */
+                authorityId: string;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * OCSP responder, POST (RFC 6960, public)
+         * @description Answers `application/ocsp-request` bodies with a signed `application/ocsp-response`
+         *     (good, revoked with time and reason, or unknown; several certificates per request;
+         *     nonce echoed). Malformed requests get the OCSP `malformedRequest` status.
+         *
+         *     Example: `openssl ocsp -issuer ca.pem -cert leaf.pem -url http://localhost:8080/pki/ocsp/$AUTHORITY_ID -CAfile root.pem`
+         */
+        post: operations["ocspPost"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/pki/ocsp/{authorityId}/{request}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The authority's id. */
+                authorityId: string;
+                /** @description The DER OCSP request, base64 then URL-encoded (RFC 6960 appendix A.1). */
+                request: string;
+            };
+            cookie?: never;
+        };
+        /**
+         * OCSP responder, GET (RFC 6960, public)
+         * @description The same as `ocspPost` with the request in the path, so responses can be cached by
+         *     HTTP caches.
+         *
+         *     Example: `curl -s http://localhost:8080/pki/ocsp/$AUTHORITY_ID/MEIwQDA... > resp.der`
+         */
+        get: operations["ocspGet"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/notification-channels": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List notification channels
+         * @description Secrets (webhook URLs, signing secrets, SMTP passwords) are redacted.
+         *
+         *     Example: `curl -s -H "Authorization: Bearer $TOKEN" http://localhost:8080/api/v1/notification-channels`
+         */
+        get: operations["listNotificationChannels"];
+        put?: never;
+        /**
+         * Create a notification channel
+         * @description Discord, Slack and Teams take `{url}` (their incoming-webhook URL); `webhook` takes `{url, secret?}` and signs every delivery (`X-Certa-Signature` = HMAC-SHA256 over `timestamp.body`); `email` takes SMTP settings. Secrets are stored envelope-encrypted; a generated webhook secret is returned once.
+         *
+         *     Example:
+         *     ```sh
+         *     curl -s -X POST -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
+         *       http://localhost:8080/api/v1/notification-channels \
+         *       -d '{"name":"ops-discord","type":"discord","config":{"url":"https://discord.com/api/webhooks/123/abc"}}'
+         *     ```
+         */
+        post: operations["createNotificationChannel"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/notification-channels/{channelId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The channel's id or name. */
+                channelId: string;
+            };
+            cookie?: never;
+        };
+        /**
+         * Get a notification channel
+         * @description Example: `curl -s -H "Authorization: Bearer $TOKEN" http://localhost:8080/api/v1/notification-channels/ops-discord`
+         */
+        get: operations["getNotificationChannel"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete a notification channel
+         * @description Rules stop using it; its delivery history is kept.
+         *
+         *     Example: `curl -s -X DELETE -H "Authorization: Bearer $TOKEN" http://localhost:8080/api/v1/notification-channels/ops-discord`
+         */
+        delete: operations["deleteNotificationChannel"];
+        options?: never;
+        head?: never;
+        /**
+         * Update a notification channel
+         * @description Rename, reconfigure (the whole `config` is replaced) or disable a channel.
+         *
+         *     Example: `curl -s -X PATCH -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' http://localhost:8080/api/v1/notification-channels/ops-discord -d '{"enabled":false}'`
+         */
+        patch: operations["updateNotificationChannel"];
+        trace?: never;
+    };
+    "/api/v1/notification-channels/{channelId}/test": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The channel's id or name. */
+                channelId: string;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Send a test message
+         * @description Sends a real test message now and reports the receiver's answer.
+         *
+         *     Example: `curl -s -X POST -H "Authorization: Bearer $TOKEN" http://localhost:8080/api/v1/notification-channels/ops-discord/test`
+         */
+        post: operations["testNotificationChannel"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/notification-rules": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List notification rules
+         * @description Example: `curl -s -H "Authorization: Bearer $TOKEN" http://localhost:8080/api/v1/notification-rules`
+         */
+        get: operations["listNotificationRules"];
+        put?: never;
+        /**
+         * Create a notification rule
+         * @description Which certificates (all, or by authority, profile, labels, owner), which thresholds (days before notAfter; default 30, 14, 7, 1, plus `includeExpired`), which channels, and optionally which events (`issued`, `revoked`, `renewed`). Renewed, revoked and archived certificates stop being announced as expiring.
+         *
+         *     Example:
+         *     ```sh
+         *     curl -s -X POST -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
+         *       http://localhost:8080/api/v1/notification-rules \
+         *       -d '{"name":"payments","channelIds":["ops-discord"],"thresholdsDays":[30,7,1],"selector":{"labels":{"team":"payments"}}}'
+         *     ```
+         */
+        post: operations["createNotificationRule"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/notification-rules/{ruleId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The rule's id or name. */
+                ruleId: string;
+            };
+            cookie?: never;
+        };
+        /**
+         * Get a notification rule
+         * @description Example: `curl -s -H "Authorization: Bearer $TOKEN" http://localhost:8080/api/v1/notification-rules/payments`
+         */
+        get: operations["getNotificationRule"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete a notification rule
+         * @description Example: `curl -s -X DELETE -H "Authorization: Bearer $TOKEN" http://localhost:8080/api/v1/notification-rules/payments`
+         */
+        delete: operations["deleteNotificationRule"];
+        options?: never;
+        head?: never;
+        /**
+         * Update a notification rule
+         * @description Example: `curl -s -X PATCH -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' http://localhost:8080/api/v1/notification-rules/payments -d '{"thresholdsDays":[14,1]}'`
+         */
+        patch: operations["updateNotificationRule"];
+        trace?: never;
+    };
+    "/api/v1/notifications/sweep": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Run the expiry sweep now
+         * @description Finds certificates that crossed a threshold of an enabled rule and writes one delivery per (certificate, threshold, channel) into the outbox: exactly once per threshold, whatever the number of replicas or overlapping sweeps. A certificate that crossed several thresholds at once is announced for the nearest only. Returns what it enqueued; the delivery worker sends.
+         *
+         *     Example: `curl -s -X POST -H "Authorization: Bearer $TOKEN" http://localhost:8080/api/v1/notifications/sweep`
+         */
+        post: operations["runExpirySweep"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/notification-deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List notification deliveries
+         * @description With attempts, last error and the receiver's status.
+         *
+         *     Example: `curl -s -H "Authorization: Bearer $TOKEN" 'http://localhost:8080/api/v1/notification-deliveries?status=failed'`
+         */
+        get: operations["listNotificationDeliveries"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/notification-deliveries/{deliveryId}/retry": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The delivery's id. */
+                deliveryId: string;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Retry a failed delivery
+         * @description Puts a failed delivery back in the queue with a fresh attempt budget.
+         *
+         *     Example: `curl -s -X POST -H "Authorization: Bearer $TOKEN" http://localhost:8080/api/v1/notification-deliveries/$ID/retry`
+         */
+        post: operations["retryNotificationDelivery"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/verify/chain": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Verify a certificate chain
+         * @description RFC 5280 path validation with web-PKI rules (or plain RFC 5280), against Certa's
+         *     authorities, supplied anchors and/or the public root store. Answers 200 with a
+         *     report even when the chain is invalid: the request succeeded, the chain did not.
+         *
+         *     Example:
+         *     ```sh
+         *     jq -n --rawfile c chain.pem '{certificates: $c, hostname: "api.example.internal", trust: ["internal"]}' |
+         *       curl -s -X POST -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
+         *         http://localhost:8080/api/v1/verify/chain -d @-
+         *     ```
+         */
+        post: operations["verifyChain"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/verify/endpoint": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Verify a live TLS endpoint
+         * @description Connects with TLS, captures the presented chain and verifies it like `verifyChain`
+         *     (hostname defaults to `servername || host`). Targets are filtered by the configured
+         *     allow/deny lists (cloud metadata addresses are denied by default).
+         *
+         *     Example:
+         *     ```sh
+         *     curl -s -X POST -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
+         *       http://localhost:8080/api/v1/verify/endpoint -d '{"host":"api.example.internal","port":443}'
+         *     ```
+         */
+        post: operations["verifyEndpoint"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 };
 export type webhooks = Record<string, never>;
 export type components = {
@@ -483,7 +1343,7 @@ export type components = {
          * @description Stable machine-readable error code (mirrors `ErrorCode` in `src/errors.ts`).
          * @enum {string}
          */
-        ProblemCode: "bad_request" | "validation_failed" | "malformed_json" | "payload_too_large" | "unsupported_media_type" | "not_acceptable" | "unauthenticated" | "forbidden" | "not_found" | "method_not_allowed" | "conflict" | "rate_limited" | "invalid_credentials" | "bad_csr" | "bad_certificate" | "bad_key" | "weak_key" | "policy_violation" | "authority_unavailable" | "name_constraint_violation" | "target_not_allowed" | "upstream_error" | "internal_error" | "not_ready";
+        ProblemCode: "bad_request" | "validation_failed" | "malformed_json" | "payload_too_large" | "unsupported_media_type" | "not_acceptable" | "unauthenticated" | "forbidden" | "not_found" | "method_not_allowed" | "conflict" | "rate_limited" | "invalid_credentials" | "bad_csr" | "bad_certificate" | "bad_key" | "weak_key" | "policy_violation" | "authority_unavailable" | "name_constraint_violation" | "target_not_allowed" | "upstream_error" | "internal_error" | "not_implemented" | "not_ready";
         /**
          * @description One permission of the catalogue. Roles grant sets of them; every operation declares the one it needs in `x-certa-permission`.
          * @enum {string}
@@ -656,6 +1516,640 @@ export type components = {
             items: components["schemas"]["AuditEvent"][];
             nextCursor: components["schemas"]["NextCursor"];
         };
+        /**
+         * @description `pending` (external, awaiting its certificate), `active`, `disabled`, `revoked`; trust anchors (imported without a key) are `active` but cannot issue.
+         * @enum {string}
+         */
+        AuthorityStatus: "pending" | "active" | "disabled" | "revoked";
+        /**
+         * @description `root`: self-signed here. `intermediate`: signed by a CA held here (`parentId`).
+         *     `import`: an existing CA's certificate (+ key to issue; certificate only = trust anchor).
+         *     `external`: key generated here, CSR returned for an offline root, then `activateAuthority`.
+         * @enum {string}
+         */
+        AuthorityKind: "root" | "intermediate" | "import" | "external";
+        /** @description RFC 5280 name constraints written into a CA certificate (critical). */
+        NameConstraints: {
+            permittedDns?: string[];
+            excludedDns?: string[];
+            /** @description CIDR ranges, e.g. `10.0.0.0/8`. */
+            permittedIp?: string[];
+            excludedIp?: string[];
+            /** @description A mailbox, a host (`example.com`) or a domain (`.example.com`). */
+            permittedEmail?: string[];
+            excludedEmail?: string[];
+        };
+        Authority: {
+            id: components["schemas"]["Id"];
+            name: string;
+            description?: string | null;
+            kind: components["schemas"]["AuthorityKind"];
+            status: components["schemas"]["AuthorityStatus"];
+            subject: {
+                [key: string]: string;
+            };
+            subjectDn: string;
+            keyAlgorithm: string | null;
+            /** @description Hex serial of the CA certificate (null while pending). */
+            serialNumber: string | null;
+            /** Format: date-time */
+            notBefore: string | null;
+            /** Format: date-time */
+            notAfter: string | null;
+            certificatePem: string | null;
+            /** @description The CA certificate and its issuers, leaf-to-root. */
+            chainPem: string | null;
+            /** @description external: the CSR to have signed by the offline root. */
+            csrPem?: string | null;
+            parentId: string | null;
+            pathLength?: number | null;
+            nameConstraints?: components["schemas"]["NameConstraints"] | null;
+            /** @description True when the key is held here and the CA is active and valid. */
+            canIssue: boolean;
+            fingerprintSha256?: string | null;
+            crlUrl?: string;
+            ocspUrl?: string;
+            createdAt: components["schemas"]["Timestamp"];
+            updatedAt: components["schemas"]["Timestamp"];
+        };
+        AuthorityList: {
+            items: components["schemas"]["Authority"][];
+            nextCursor: components["schemas"]["NextCursor"];
+        };
+        /** @description Distinguished-name fields, written in the order C, ST, L, O, OU, CN. */
+        SubjectName: {
+            commonName: string;
+            organization?: string;
+            organizationalUnit?: string;
+            /** @description ISO 3166 two-letter code. */
+            country?: string;
+            locality?: string;
+            state?: string;
+        };
+        /**
+         * @description Key algorithm. `ecdsa-p256` is the default everywhere.
+         * @enum {string}
+         */
+        KeyAlgorithm: "ecdsa-p256" | "ecdsa-p384" | "rsa-2048" | "rsa-3072" | "rsa-4096" | "ed25519";
+        AuthorityCreate: {
+            name: string;
+            kind: components["schemas"]["AuthorityKind"];
+            subject?: components["schemas"]["SubjectName"];
+            keyAlgorithm?: components["schemas"]["KeyAlgorithm"];
+            /** @description Default 3650 for roots, 1825 for intermediates. */
+            validityDays?: number;
+            /** @description Id or name of the issuing CA (intermediate only). */
+            parentId?: string;
+            pathLength?: number;
+            nameConstraints?: components["schemas"]["NameConstraints"];
+            /** @description import: the CA certificate, optionally followed by its chain (leaf-to-root). */
+            certificatePem?: string;
+            /** @description import: PKCS#8, encrypted PKCS#8 (with `passphrase`), SEC1 or PKCS#1 PEM. */
+            privateKeyPem?: string;
+            passphrase?: string;
+        };
+        AuthorityUpdate: {
+            name?: string;
+            description?: string;
+            /** @description A disabled CA issues nothing until enabled again. */
+            disabled?: boolean;
+        };
+        AuthorityActivate: {
+            /** @description The certificate signed by the offline root, optionally followed by its chain. */
+            certificatePem: string;
+            /** @description The issuers up to the root, if not appended to `certificatePem`. */
+            chainPem?: string;
+        };
+        /**
+         * @description Key usages and extended key usages of issued certificates.
+         * @enum {string}
+         */
+        Usage: "server" | "client" | "server-client" | "code-signing" | "email";
+        Profile: {
+            id: components["schemas"]["Id"];
+            name: string;
+            description?: string;
+            authorityId: string;
+            allowedDomains: string[];
+            allowSubdomains: boolean;
+            allowWildcards: boolean;
+            allowedIpRanges: string[];
+            allowedEmails: string[];
+            allowedUris: string[];
+            keyAlgorithms: components["schemas"]["KeyAlgorithm"][];
+            defaultValidityDays: number;
+            maxValidityDays: number;
+            usage: components["schemas"]["Usage"];
+            allowServerKeyGeneration: boolean;
+            requireCommonNameInSans?: boolean;
+            subject?: {
+                [key: string]: string;
+            };
+            allowedSubjectFields?: string[];
+            createdAt: components["schemas"]["Timestamp"];
+            updatedAt: components["schemas"]["Timestamp"];
+        };
+        ProfileList: {
+            items: components["schemas"]["Profile"][];
+            nextCursor: components["schemas"]["NextCursor"];
+        };
+        ProfileCreate: {
+            name: string;
+            description?: string;
+            /** @description Id or name of the issuing CA. */
+            authorityId: string;
+            /** @description DNS names allowed exactly; with `allowSubdomains`, their subdomains too. Empty = no DNS names. */
+            allowedDomains?: string[];
+            /** @default false */
+            allowSubdomains?: boolean;
+            /** @default false */
+            allowWildcards?: boolean;
+            /** @description CIDR ranges IP SANs must fall in. */
+            allowedIpRanges?: string[];
+            /** @description Mailboxes (`a@b.c`), domains (`@b.c`) or `*` for any. */
+            allowedEmails?: string[];
+            /** @description URI prefixes (e.g. `spiffe://prod/`) or `*`. */
+            allowedUris?: string[];
+            /** @description Allowed key algorithms; empty allows every supported one. */
+            keyAlgorithms?: components["schemas"]["KeyAlgorithm"][];
+            /** @default 90 */
+            defaultValidityDays?: number;
+            /** @default 397 */
+            maxValidityDays?: number;
+            usage?: components["schemas"]["Usage"];
+            /** @default true */
+            allowServerKeyGeneration?: boolean;
+            /**
+             * @description The CN must be one of the SANs (CA/B practice).
+             * @default true
+             */
+            requireCommonNameInSans?: boolean;
+            /** @description Subject fields fixed by the profile (override requests); other fields than CN are refused unless listed in `allowedSubjectFields`. */
+            subject?: {
+                organization?: string;
+                organizationalUnit?: string;
+                country?: string;
+                locality?: string;
+                state?: string;
+            };
+            allowedSubjectFields?: ("organization" | "organizationalUnit" | "country" | "locality" | "state")[];
+        };
+        ProfileUpdate: {
+            description?: string;
+            allowedDomains?: string[];
+            allowSubdomains?: boolean;
+            allowWildcards?: boolean;
+            allowedIpRanges?: string[];
+            allowedEmails?: string[];
+            allowedUris?: string[];
+            keyAlgorithms?: components["schemas"]["KeyAlgorithm"][];
+            defaultValidityDays?: number;
+            maxValidityDays?: number;
+            usage?: components["schemas"]["Usage"];
+            allowServerKeyGeneration?: boolean;
+            requireCommonNameInSans?: boolean;
+        };
+        /** @enum {string} */
+        CertificateStatus: "active" | "expired" | "revoked" | "archived";
+        CertificateSummary: {
+            id: components["schemas"]["Id"];
+            serialNumber: string;
+            commonName: string;
+            sans: string[];
+            notBefore: components["schemas"]["Timestamp"];
+            notAfter: components["schemas"]["Timestamp"];
+            status: components["schemas"]["CertificateStatus"];
+            authorityId: string;
+            profileId: string | null;
+            fingerprintSha256?: string;
+            keyAlgorithm?: string;
+            labels: {
+                [key: string]: string;
+            };
+            owner: string | null;
+            createdAt: components["schemas"]["Timestamp"];
+        };
+        CertificateList: {
+            items: components["schemas"]["CertificateSummary"][];
+            nextCursor: components["schemas"]["NextCursor"];
+        };
+        Sans: {
+            dns?: string[];
+            ip?: string[];
+            email?: string[];
+            uri?: string[];
+        };
+        /** @description Free key/value metadata (e.g. `team: payments`), searchable with `label=team:payments`. */
+        Labels: {
+            [key: string]: string;
+        };
+        /** @description Give `csr` (proof of possession; SANs and subject are checked against the profile) or `keyAlgorithm` for a key generated here and returned once. */
+        CertificateIssue: {
+            /** @description Profile id or name. */
+            profile: string;
+            subject?: components["schemas"]["SubjectName"];
+            sans?: components["schemas"]["Sans"];
+            /** @description PKCS#10 request, PEM or base64 DER. */
+            csr?: string;
+            keyAlgorithm?: components["schemas"]["KeyAlgorithm"];
+            validityDays?: number;
+            notAfter?: components["schemas"]["Timestamp"];
+            /**
+             * @description `pkcs12` (server-side keys only) also returns `pkcs12` (base64) protected by `passphrase`.
+             * @default pem
+             * @enum {string}
+             */
+            format?: "pem" | "pkcs12";
+            passphrase?: string;
+            labels?: components["schemas"]["Labels"];
+            owner?: string;
+            notes?: string;
+        };
+        Certificate: {
+            id: components["schemas"]["Id"];
+            /** @description Hex, lower-case. */
+            serialNumber: string;
+            subject: {
+                [key: string]: string;
+            };
+            subjectDn: string;
+            issuerDn: string;
+            sans: {
+                dns: string[];
+                ip: string[];
+                email: string[];
+                uri: string[];
+            };
+            notBefore: components["schemas"]["Timestamp"];
+            notAfter: components["schemas"]["Timestamp"];
+            fingerprintSha256: string;
+            fingerprintSha1?: string;
+            certificatePem: string;
+            /** @description The certificate followed by its issuers, leaf-to-root. */
+            chainPem: string;
+            authorityId: string;
+            profileId: string | null;
+            status: components["schemas"]["CertificateStatus"];
+            keyAlgorithm: string;
+            keySize?: number | null;
+            usage?: string | null;
+            keyUsages?: string[];
+            extendedKeyUsages?: string[];
+            serverGeneratedKey?: boolean;
+            labels: {
+                [key: string]: string;
+            };
+            owner: string | null;
+            notes?: string | null;
+            /** @description Email of the user who issued it. */
+            issuedBy?: string | null;
+            predecessorId?: string | null;
+            successorId?: string | null;
+            /** Format: date-time */
+            revokedAt?: string | null;
+            revocationReason?: string | null;
+            /** Format: date-time */
+            archivedAt?: string | null;
+            createdAt: components["schemas"]["Timestamp"];
+        };
+        CertificateIssued: components["schemas"]["Certificate"] & {
+            /** @description PKCS#8 private key (server-side generation only). Returned once; not kept. */
+            privateKeyPem?: string;
+            /** @description Base64 PKCS#12 bundle (key, certificate, chain) when `format` is `pkcs12`. */
+            pkcs12?: string;
+        };
+        CertificateUpdate: {
+            labels?: components["schemas"]["Labels"];
+            owner?: string | null;
+            notes?: string | null;
+        };
+        CertificateRenew: {
+            /** @description A new CSR (required when the original was CSR-signed, unless `reuseKey` is implied by sending none for server-side keys). */
+            csr?: string;
+            keyAlgorithm?: components["schemas"]["KeyAlgorithm"];
+            validityDays?: number;
+            /**
+             * @default pem
+             * @enum {string}
+             */
+            format?: "pem" | "pkcs12";
+            passphrase?: string;
+            /**
+             * @description Revoke the renewed certificate with reason `superseded`.
+             * @default false
+             */
+            revokePredecessor?: boolean;
+        };
+        /**
+         * @description RFC 5280 CRLReason. `certificateHold` is the only reason that can be lifted (`removeFromCRL`).
+         * @enum {string}
+         */
+        RevocationReason: "unspecified" | "keyCompromise" | "cACompromise" | "affiliationChanged" | "superseded" | "cessationOfOperation" | "certificateHold" | "privilegeWithdrawn";
+        RevokeRequest: {
+            reason?: components["schemas"]["RevocationReason"];
+            /**
+             * Format: date-time
+             * @description When the key is known or suspected to have been compromised (RFC 5280 5.3.2).
+             */
+            invalidityDate?: string;
+        };
+        RevocationResult: {
+            certificateId: string;
+            /** @enum {string} */
+            status: "revoked" | "active";
+            /** @description True when the certificate was already revoked (the call changed nothing). */
+            alreadyRevoked: boolean;
+            /** Format: date-time */
+            revokedAt: string | null;
+            reason: string | null;
+            /** Format: date-time */
+            invalidityDate?: string | null;
+        };
+        RevokeBySerialRequest: {
+            /** @description The issuing authority's id or name. */
+            authorityId: string;
+            /** @description Hex serial (any case, colons allowed). */
+            serialNumber: string;
+            reason?: components["schemas"]["RevocationReason"];
+            /** Format: date-time */
+            invalidityDate?: string;
+        };
+        AuthorityRevokeRequest: {
+            /** @enum {string} */
+            reason?: "unspecified" | "keyCompromise" | "cACompromise" | "affiliationChanged" | "superseded" | "cessationOfOperation" | "privilegeWithdrawn";
+        };
+        CrlInfo: {
+            authorityId: string;
+            /** @description Decimal CRL number. */
+            crlNumber: string;
+            /** Format: date-time */
+            thisUpdate: string;
+            /** Format: date-time */
+            nextUpdate: string;
+            entries: number;
+            url: string;
+            /** @description Where the latest delta CRL is published (the full CRL's Freshest CRL pointer). */
+            deltaUrl?: string;
+            /** @description Decimal number of the latest delta CRL. */
+            deltaCrlNumber?: string | null;
+            /** @description True while revocations wait for the next CRL (OCSP already reports them). */
+            pendingRevocations?: boolean;
+        };
+        /** @enum {string} */
+        ChannelType: "discord" | "slack" | "teams" | "webhook" | "email";
+        Channel: {
+            id: components["schemas"]["Id"];
+            name: string;
+            type: components["schemas"]["ChannelType"];
+            /** @description The configuration with secrets redacted (`***`). */
+            config: {
+                [key: string]: unknown;
+            };
+            enabled: boolean;
+            createdAt: components["schemas"]["Timestamp"];
+            updatedAt: components["schemas"]["Timestamp"];
+        };
+        ChannelList: {
+            items: components["schemas"]["Channel"][];
+            nextCursor: components["schemas"]["NextCursor"];
+        };
+        UrlChannelConfig: {
+            /**
+             * Format: uri
+             * @description The incoming-webhook URL (a secret; stored encrypted, redacted in responses).
+             */
+            url: string;
+        };
+        WebhookChannelConfig: {
+            /** Format: uri */
+            url: string;
+            /** @description HMAC-SHA256 key for `X-Certa-Signature`; generated and returned once when omitted. */
+            secret?: string;
+        };
+        EmailChannelConfig: {
+            host: string;
+            port: number;
+            /** @description Implicit TLS (port 465); false upgrades with STARTTLS when offered. */
+            secure: boolean;
+            username?: string;
+            password?: string;
+            /** Format: email */
+            from: string;
+            to: string[];
+        };
+        ChannelCreate: {
+            name: string;
+            type: components["schemas"]["ChannelType"];
+            /** @description Per-type configuration; see the Discord/Slack/Teams (`{url}`), webhook (`{url, secret?}`) and email shapes. */
+            config: components["schemas"]["UrlChannelConfig"] | components["schemas"]["WebhookChannelConfig"] | components["schemas"]["EmailChannelConfig"];
+            /** @default true */
+            enabled?: boolean;
+        };
+        ChannelCreated: components["schemas"]["Channel"] & {
+            /** @description The generated webhook signing secret, shown once. */
+            secret?: string;
+        };
+        ChannelUpdate: {
+            name?: string;
+            config?: components["schemas"]["UrlChannelConfig"] | components["schemas"]["WebhookChannelConfig"] | components["schemas"]["EmailChannelConfig"];
+            enabled?: boolean;
+        };
+        ChannelTestResult: {
+            ok: boolean;
+            /** @description The receiver's HTTP status (or SMTP reply code). */
+            status?: number | null;
+            /** @description The start of the receiver's answer. */
+            response?: string | null;
+            error?: string | null;
+            retryable?: boolean | null;
+        };
+        /** @enum {string} */
+        RuleEvent: "issued" | "revoked" | "renewed";
+        RuleSelector: {
+            authorityId?: string;
+            profileId?: string;
+            labels?: {
+                [key: string]: string;
+            };
+            owner?: string;
+        };
+        Rule: {
+            id: components["schemas"]["Id"];
+            name: string;
+            channelIds: string[];
+            thresholdsDays: number[];
+            includeExpired: boolean;
+            events: components["schemas"]["RuleEvent"][];
+            selector: components["schemas"]["RuleSelector"];
+            enabled: boolean;
+            createdAt: components["schemas"]["Timestamp"];
+            updatedAt: components["schemas"]["Timestamp"];
+        };
+        RuleList: {
+            items: components["schemas"]["Rule"][];
+            nextCursor: components["schemas"]["NextCursor"];
+        };
+        RuleCreate: {
+            name: string;
+            channelIds: string[];
+            /**
+             * @default [
+             *       30,
+             *       14,
+             *       7,
+             *       1
+             *     ]
+             */
+            thresholdsDays?: number[];
+            /** @default true */
+            includeExpired?: boolean;
+            events?: components["schemas"]["RuleEvent"][];
+            selector?: components["schemas"]["RuleSelector"];
+            /** @default true */
+            enabled?: boolean;
+        };
+        RuleUpdate: {
+            name?: string;
+            channelIds?: string[];
+            thresholdsDays?: number[];
+            includeExpired?: boolean;
+            events?: components["schemas"]["RuleEvent"][];
+            selector?: components["schemas"]["RuleSelector"];
+            enabled?: boolean;
+        };
+        SweepResult: {
+            /** @description Deliveries written to the outbox by this sweep. */
+            enqueued: number;
+            /** @description Certificates that crossed a threshold and were not yet announced for it. */
+            certificatesMatched: number;
+        };
+        /** @enum {string} */
+        DeliveryStatus: "pending" | "sending" | "sent" | "failed";
+        Delivery: {
+            id: components["schemas"]["Id"];
+            channelId: string;
+            ruleId: string | null;
+            /** @description expiring, expired, issued, revoked, renewed or test. */
+            kind: string;
+            thresholdDays?: number | null;
+            status: components["schemas"]["DeliveryStatus"];
+            attempts: number;
+            /** Format: date-time */
+            nextAttemptAt?: string | null;
+            lastError?: string | null;
+            /** @description The receiver's last HTTP status (or SMTP code). */
+            lastStatus?: number | null;
+            certificateIds: string[];
+            /** Format: date-time */
+            sentAt?: string | null;
+            createdAt: components["schemas"]["Timestamp"];
+            updatedAt: components["schemas"]["Timestamp"];
+        };
+        DeliveryList: {
+            items: components["schemas"]["Delivery"][];
+            nextCursor: components["schemas"]["NextCursor"];
+        };
+        /**
+         * @description `internal`: Certa's authorities; `supplied`: `trustAnchors`; `system`: Node's bundled public roots.
+         * @enum {string}
+         */
+        TrustSource: "internal" | "supplied" | "system";
+        /** @enum {string} */
+        VerifyPurpose: "serverAuth" | "clientAuth" | "codeSigning" | "emailProtection" | "any";
+        /**
+         * @description `webpki`: RFC 5280 plus the CA/Browser Forum rules browsers apply. `rfc5280`: the RFC alone.
+         * @enum {string}
+         */
+        VerifyMode: "webpki" | "rfc5280";
+        VerifyChainRequest: {
+            /** @description A PEM bundle, or an array of PEM/base64-DER certificates; leaf first, the rest in any order. */
+            certificates: string | string[];
+            /** @description PEM trust anchors (used with `trust` containing `supplied`). */
+            trustAnchors?: string;
+            /**
+             * @default [
+             *       "internal",
+             *       "supplied"
+             *     ]
+             */
+            trust?: components["schemas"]["TrustSource"][];
+            /** @description PEM or base64-DER CRLs to consult. */
+            crls?: string[];
+            hostname?: string;
+            ip?: string;
+            email?: string;
+            purpose?: components["schemas"]["VerifyPurpose"];
+            /**
+             * Format: date-time
+             * @description Validate at this time instead of now.
+             */
+            at?: string;
+            mode?: components["schemas"]["VerifyMode"];
+            /**
+             * @description Consult supplied CRLs and Certa's own revocation records.
+             * @default true
+             */
+            checkRevocation?: boolean;
+            maxDepth?: number;
+        };
+        VerifyPathEntry: {
+            subject: string;
+            issuer: string;
+            serialNumber: string;
+            fingerprintSha256: string;
+            /** Format: date-time */
+            notBefore: string;
+            /** Format: date-time */
+            notAfter: string;
+        };
+        VerifyIssue: {
+            code: string;
+            message: string;
+            certificateIndex?: number | null;
+        };
+        VerifyReport: {
+            valid: boolean;
+            mode: components["schemas"]["VerifyMode"];
+            /** @description The validated (or closest) path, leaf first, trust anchor last. */
+            path: components["schemas"]["VerifyPathEntry"][];
+            checks: {
+                name: string;
+                passed: boolean;
+                detail?: string | null;
+            }[];
+            errors: components["schemas"]["VerifyIssue"][];
+            warnings: components["schemas"]["VerifyIssue"][];
+            /** @description verifyEndpoint only. */
+            endpoint?: {
+                host?: string;
+                port?: number;
+                address?: string;
+                protocol?: string | null;
+                cipher?: string | null;
+                presentedChain?: string[];
+            };
+        };
+        VerifyEndpointRequest: {
+            host: string;
+            /** @default 443 */
+            port?: number;
+            /** @description SNI to send; defaults to `host` when it is a name. */
+            servername?: string;
+            /** @description Name to match; defaults to `servername || host`. */
+            hostname?: string;
+            /**
+             * @default [
+             *       "internal",
+             *       "system"
+             *     ]
+             */
+            trust?: components["schemas"]["TrustSource"][];
+            trustAnchors?: string;
+            purpose?: components["schemas"]["VerifyPurpose"];
+            mode?: components["schemas"]["VerifyMode"];
+            /** @default 5000 */
+            timeoutMs?: number;
+        };
     };
     responses: {
         /** @description The request is malformed or fails validation; `errors` lists each failing field. */
@@ -716,6 +2210,15 @@ export type components = {
         };
         /** @description An unexpected error; the body carries the request id to quote to operators. */
         ServerError: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description The body is larger than the server's limit (`CERTA_BODY_LIMIT`, 1 MiB by default). */
+        PayloadTooLarge: {
             headers: {
                 [name: string]: unknown;
             };
@@ -1416,6 +2919,1441 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
+        };
+    };
+    listAuthorities: {
+        parameters: {
+            query?: {
+                /** @description Page size (1–500, default 50). */
+                limit?: components["parameters"]["Limit"];
+                /** @description The `nextCursor` of the previous page; omit for the first page. */
+                cursor?: components["parameters"]["Cursor"];
+                /** @description Only CAs in this status. */
+                status?: components["schemas"]["AuthorityStatus"];
+                /** @description Only CAs of this kind. */
+                kind?: components["schemas"]["AuthorityKind"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of authorities. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuthorityList"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+        };
+    };
+    createAuthority: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "name": "root-2026",
+                 *       "kind": "root",
+                 *       "subject": {
+                 *         "commonName": "Example Root CA",
+                 *         "organization": "Example"
+                 *       },
+                 *       "keyAlgorithm": "ecdsa-p384",
+                 *       "validityDays": 3650
+                 *     }
+                 */
+                "application/json": components["schemas"]["AuthorityCreate"];
+            };
+        };
+        responses: {
+            /** @description The authority. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Authority"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+        };
+    };
+    getAuthority: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The authority's id or name. */
+                authorityId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The authority. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Authority"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+        };
+    };
+    updateAuthority: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The authority's id or name. */
+                authorityId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "disabled": true
+                 *     }
+                 */
+                "application/json": components["schemas"]["AuthorityUpdate"];
+            };
+        };
+        responses: {
+            /** @description The updated authority. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Authority"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+        };
+    };
+    getAuthorityCsr: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The authority's id or name. */
+                authorityId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The CSR in PEM. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/pkcs10": string;
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+        };
+    };
+    activateAuthority: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The authority's id or name. */
+                authorityId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "certificatePem": "-----BEGIN CERTIFICATE-----\n...\n-----END CERTIFICATE-----\n"
+                 *     }
+                 */
+                "application/json": components["schemas"]["AuthorityActivate"];
+            };
+        };
+        responses: {
+            /** @description The activated authority. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Authority"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+        };
+    };
+    getAuthorityChain: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The authority's id or name. */
+                authorityId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description PEM certificates, the authority first, its root last. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/x-pem-file": string;
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+        };
+    };
+    listProfiles: {
+        parameters: {
+            query?: {
+                /** @description Page size (1–500, default 50). */
+                limit?: components["parameters"]["Limit"];
+                /** @description The `nextCursor` of the previous page; omit for the first page. */
+                cursor?: components["parameters"]["Cursor"];
+                /** @description Only profiles issuing from this authority (id). */
+                authorityId?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of profiles. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProfileList"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+        };
+    };
+    createProfile: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "name": "web",
+                 *       "authorityId": "issuing-2026",
+                 *       "allowedDomains": [
+                 *         "example.internal"
+                 *       ],
+                 *       "allowSubdomains": true,
+                 *       "allowWildcards": false,
+                 *       "allowedIpRanges": [
+                 *         "10.0.0.0/8"
+                 *       ],
+                 *       "keyAlgorithms": [
+                 *         "ecdsa-p256",
+                 *         "rsa-2048"
+                 *       ],
+                 *       "defaultValidityDays": 90,
+                 *       "maxValidityDays": 397,
+                 *       "usage": "server",
+                 *       "allowServerKeyGeneration": true
+                 *     }
+                 */
+                "application/json": components["schemas"]["ProfileCreate"];
+            };
+        };
+        responses: {
+            /** @description The profile. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Profile"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+        };
+    };
+    getProfile: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The profile's id or name. */
+                profileId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The profile. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Profile"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+        };
+    };
+    deleteProfile: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The profile's id or name. */
+                profileId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+        };
+    };
+    updateProfile: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The profile's id or name. */
+                profileId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "maxValidityDays": 90
+                 *     }
+                 */
+                "application/json": components["schemas"]["ProfileUpdate"];
+            };
+        };
+        responses: {
+            /** @description The updated profile. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Profile"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+        };
+    };
+    listCertificates: {
+        parameters: {
+            query?: {
+                /** @description Page size (1–500, default 50). */
+                limit?: components["parameters"]["Limit"];
+                /** @description The `nextCursor` of the previous page; omit for the first page. */
+                cursor?: components["parameters"]["Cursor"];
+                /** @description active, expired, revoked or archived. */
+                status?: components["schemas"]["CertificateStatus"];
+                /** @description Issuing authority id. */
+                authorityId?: string;
+                /** @description Profile id. */
+                profileId?: string;
+                /** @description notAfter strictly before this time. */
+                expiresBefore?: string;
+                /** @description notAfter at or after this time. */
+                expiresAfter?: string;
+                /** @description Case-insensitive substring of the common name or any SAN. */
+                q?: string;
+                /** @description Hex serial number (any case, colons allowed). */
+                serial?: string;
+                /** @description `key:value`; repeat for several labels (all must match). */
+                label?: string[];
+                /** @description Exact owner. */
+                owner?: string;
+                /** @description Include archived certificates. */
+                includeArchived?: boolean;
+                /** @description Sort key; `-` prefix for descending. */
+                sort?: "notAfter" | "-notAfter" | "createdAt" | "-createdAt";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of certificates. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CertificateList"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+        };
+    };
+    issueCertificate: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "profile": "web",
+                 *       "subject": {
+                 *         "commonName": "api.example.internal"
+                 *       },
+                 *       "sans": {
+                 *         "dns": [
+                 *           "api.example.internal"
+                 *         ]
+                 *       },
+                 *       "keyAlgorithm": "ecdsa-p256",
+                 *       "validityDays": 30,
+                 *       "labels": {
+                 *         "team": "payments"
+                 *       }
+                 *     }
+                 */
+                "application/json": components["schemas"]["CertificateIssue"];
+            };
+        };
+        responses: {
+            /** @description The certificate (and, for server-side keys, the private key once). */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CertificateIssued"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+        };
+    };
+    getCertificate: {
+        parameters: {
+            query?: {
+                /** @description json (default), pem, der or chain (PEM, leaf-to-root). */
+                format?: "json" | "pem" | "der" | "chain";
+            };
+            header?: never;
+            path: {
+                /** @description The certificate's id. */
+                certificateId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The certificate. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Certificate"];
+                    "application/x-pem-file": string;
+                    "application/pkix-cert": string;
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            /** @description None of the accepted media types can be produced. */
+            406: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    archiveCertificate: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The certificate's id. */
+                certificateId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The archived certificate. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Certificate"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+        };
+    };
+    updateCertificate: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The certificate's id. */
+                certificateId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "owner": "payments-team@example.com",
+                 *       "labels": {
+                 *         "team": "payments"
+                 *       }
+                 *     }
+                 */
+                "application/json": components["schemas"]["CertificateUpdate"];
+            };
+        };
+        responses: {
+            /** @description The certificate. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Certificate"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+        };
+    };
+    renewCertificate: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The certificate's id. */
+                certificateId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                /**
+                 * @example {
+                 *       "validityDays": 90,
+                 *       "revokePredecessor": true
+                 *     }
+                 */
+                "application/json": components["schemas"]["CertificateRenew"];
+            };
+        };
+        responses: {
+            /** @description The new certificate. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CertificateIssued"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+        };
+    };
+    revokeCertificate: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The certificate's id. */
+                certificateId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                /**
+                 * @example {
+                 *       "reason": "keyCompromise",
+                 *       "invalidityDate": "2026-11-01T00:00:00Z"
+                 *     }
+                 */
+                "application/json": components["schemas"]["RevokeRequest"];
+            };
+        };
+        responses: {
+            /** @description The revocation state. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RevocationResult"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+        };
+    };
+    removeFromCrl: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The certificate's id. */
+                certificateId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The revocation state (now active). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RevocationResult"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+        };
+    };
+    revokeCertificateBySerial: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "authorityId": "issuing-2026",
+                 *       "serialNumber": "4f1a0c2b9e",
+                 *       "reason": "superseded"
+                 *     }
+                 */
+                "application/json": components["schemas"]["RevokeBySerialRequest"];
+            };
+        };
+        responses: {
+            /** @description The revocation state. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RevocationResult"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+        };
+    };
+    revokeAuthority: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The authority's id or name. */
+                authorityId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                /**
+                 * @example {
+                 *       "reason": "cACompromise"
+                 *     }
+                 */
+                "application/json": components["schemas"]["AuthorityRevokeRequest"];
+            };
+        };
+        responses: {
+            /** @description The revoked authority. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Authority"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+        };
+    };
+    getCrlInfo: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The authority's id or name. */
+                authorityId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The CRL's metadata. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CrlInfo"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+        };
+    };
+    getCrl: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description `<authorityId>.crl` (DER), `<authorityId>.pem` (PEM), `<authorityId>-delta.crl` / `-delta.pem` (delta CRL). */
+                crlFile: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The CRL. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/pkix-crl": string;
+                    "application/x-pem-file": string;
+                };
+            };
+            /** @description Not modified (If-None-Match / If-Modified-Since). */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            404: components["responses"]["NotFound"];
+        };
+    };
+    getCaCertificate: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description `<authorityId>.crt` (DER) or `<authorityId>.pem`. */
+                certFile: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The CA certificate. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/pkix-cert": string;
+                    "application/x-pem-file": string;
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            404: components["responses"]["NotFound"];
+        };
+    };
+    ocspPost: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The authority's id. */
+                authorityId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/ocsp-request": string;
+            };
+        };
+        responses: {
+            /** @description An OCSP response (including OCSP-level errors such as malformedRequest). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/ocsp-response": string;
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            404: components["responses"]["NotFound"];
+        };
+    };
+    ocspGet: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The authority's id. */
+                authorityId: string;
+                /** @description The DER OCSP request, base64 then URL-encoded (RFC 6960 appendix A.1). */
+                request: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description An OCSP response. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/ocsp-response": string;
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            404: components["responses"]["NotFound"];
+        };
+    };
+    listNotificationChannels: {
+        parameters: {
+            query?: {
+                /** @description Page size (1–500, default 50). */
+                limit?: components["parameters"]["Limit"];
+                /** @description The `nextCursor` of the previous page; omit for the first page. */
+                cursor?: components["parameters"]["Cursor"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The result. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ChannelList"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+        };
+    };
+    createNotificationChannel: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "name": "ops-discord",
+                 *       "type": "discord",
+                 *       "config": {
+                 *         "url": "https://discord.com/api/webhooks/123/abc"
+                 *       }
+                 *     }
+                 */
+                "application/json": components["schemas"]["ChannelCreate"];
+            };
+        };
+        responses: {
+            /** @description The result. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ChannelCreated"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            409: components["responses"]["Conflict"];
+        };
+    };
+    getNotificationChannel: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The channel's id or name. */
+                channelId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The result. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Channel"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+        };
+    };
+    deleteNotificationChannel: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The channel's id or name. */
+                channelId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Done. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+        };
+    };
+    updateNotificationChannel: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The channel's id or name. */
+                channelId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "enabled": false
+                 *     }
+                 */
+                "application/json": components["schemas"]["ChannelUpdate"];
+            };
+        };
+        responses: {
+            /** @description The result. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Channel"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+        };
+    };
+    testNotificationChannel: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The channel's id or name. */
+                channelId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The result. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ChannelTestResult"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+        };
+    };
+    listNotificationRules: {
+        parameters: {
+            query?: {
+                /** @description Page size (1–500, default 50). */
+                limit?: components["parameters"]["Limit"];
+                /** @description The `nextCursor` of the previous page; omit for the first page. */
+                cursor?: components["parameters"]["Cursor"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The result. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RuleList"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+        };
+    };
+    createNotificationRule: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "name": "payments",
+                 *       "channelIds": [
+                 *         "ops-discord"
+                 *       ],
+                 *       "thresholdsDays": [
+                 *         30,
+                 *         14,
+                 *         7,
+                 *         1
+                 *       ],
+                 *       "includeExpired": true,
+                 *       "selector": {
+                 *         "labels": {
+                 *           "team": "payments"
+                 *         }
+                 *       }
+                 *     }
+                 */
+                "application/json": components["schemas"]["RuleCreate"];
+            };
+        };
+        responses: {
+            /** @description The result. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Rule"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            409: components["responses"]["Conflict"];
+        };
+    };
+    getNotificationRule: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The rule's id or name. */
+                ruleId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The result. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Rule"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+        };
+    };
+    deleteNotificationRule: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The rule's id or name. */
+                ruleId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Done. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+        };
+    };
+    updateNotificationRule: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The rule's id or name. */
+                ruleId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "thresholdsDays": [
+                 *         14,
+                 *         1
+                 *       ]
+                 *     }
+                 */
+                "application/json": components["schemas"]["RuleUpdate"];
+            };
+        };
+        responses: {
+            /** @description The result. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Rule"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+        };
+    };
+    runExpirySweep: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The result. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SweepResult"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+        };
+    };
+    listNotificationDeliveries: {
+        parameters: {
+            query?: {
+                /** @description Page size (1–500, default 50). */
+                limit?: components["parameters"]["Limit"];
+                /** @description The `nextCursor` of the previous page; omit for the first page. */
+                cursor?: components["parameters"]["Cursor"];
+                /** @description Only deliveries in this state. */
+                status?: components["schemas"]["DeliveryStatus"];
+                /** @description Only deliveries to this channel (id). */
+                channelId?: string;
+                /** @description Only deliveries about this certificate. */
+                certificateId?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The result. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeliveryList"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+        };
+    };
+    retryNotificationDelivery: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The delivery's id. */
+                deliveryId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The result. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Delivery"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+        };
+    };
+    verifyChain: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "certificates": "-----BEGIN CERTIFICATE-----\n...\n-----END CERTIFICATE-----\n",
+                 *       "hostname": "api.example.internal",
+                 *       "trust": [
+                 *         "internal"
+                 *       ],
+                 *       "purpose": "serverAuth"
+                 *     }
+                 */
+                "application/json": components["schemas"]["VerifyChainRequest"];
+            };
+        };
+        responses: {
+            /** @description The verification report. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["VerifyReport"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            413: components["responses"]["PayloadTooLarge"];
+        };
+    };
+    verifyEndpoint: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "host": "api.example.internal",
+                 *       "port": 443
+                 *     }
+                 */
+                "application/json": components["schemas"]["VerifyEndpointRequest"];
+            };
+        };
+        responses: {
+            /** @description The verification report, with what the endpoint presented. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["VerifyReport"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            /** @description The endpoint could not be reached or did not complete a TLS handshake. */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
 }

@@ -1,0 +1,82 @@
+# Staging: the production shape at the smallest size. Two AZs, one shared NAT gateway,
+# one Aurora instance that may scale to 0.5 ACU, one or two tasks; no deletion
+# protection, so the whole environment can be torn down and rebuilt.
+
+locals {
+  name = "certa-staging"
+  host = regex("^https?://([^/:]+)", var.public_url)[0]
+}
+
+module "network" {
+  source = "../../modules/network"
+
+  name                     = local.name
+  cidr_block               = var.vpc_cidr_block
+  az_count                 = 2
+  single_nat_gateway       = true
+  flow_logs_retention_days = 30
+}
+
+module "database" {
+  source = "../../modules/database"
+
+  name       = local.name
+  vpc_id     = module.network.vpc_id
+  subnet_ids = module.network.private_subnet_ids
+
+  allowed_security_group_ids = {
+    service = module.service.security_group_id
+  }
+
+  instance_count        = 1
+  min_capacity          = 0.5
+  max_capacity          = 2
+  backup_retention_days = 3
+  deletion_protection   = false
+  skip_final_snapshot   = true
+}
+
+module "service" {
+  source = "../../modules/service"
+
+  name                              = local.name
+  vpc_id                            = module.network.vpc_id
+  private_subnet_ids                = module.network.private_subnet_ids
+  load_balancer_subnet_ids          = var.load_balancer_internal ? module.network.private_subnet_ids : module.network.public_subnet_ids
+  load_balancer_internal            = var.load_balancer_internal
+  load_balancer_deletion_protection = false
+  ingress_cidr_blocks               = var.ingress_cidr_blocks
+  certificate_arn                   = var.certificate_arn
+
+  image       = var.image
+  public_url  = var.public_url
+  admin_email = var.admin_email
+  log_level   = "debug"
+
+  desired_count      = 1
+  min_count          = 1
+  max_count          = 2
+  log_retention_days = 30
+
+  database_host       = module.database.endpoint
+  database_port       = module.database.port
+  database_name       = module.database.database_name
+  database_secret_arn = module.database.master_user_secret_arn
+  secret_kms_key_arns = [module.database.kms_key_arn]
+
+  alarm_topic_arn = var.alarm_topic_arn
+}
+
+resource "aws_route53_record" "public" {
+  count = var.route53_zone_id == null ? 0 : 1
+
+  zone_id = var.route53_zone_id
+  name    = local.host
+  type    = "A"
+
+  alias {
+    name                   = module.service.load_balancer_dns_name
+    zone_id                = module.service.load_balancer_zone_id
+    evaluate_target_health = true
+  }
+}

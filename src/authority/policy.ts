@@ -1,0 +1,171 @@
+/**
+ * Issuance policy: does a request fit its profile? Pure; returns every violation so the
+ * caller can refuse with the full list (a 400 listing each one), never just the first.
+ */
+import type { FieldError } from '../errors.js';
+import { isIP } from 'node:net';
+import { ipInCidr, parseCidr, type KeyAlgorithm, type Sans, type Usage } from '../pki/names.js';
+
+export { KEY_ALGORITHMS, ipInCidr, ipToBigInt, parseCidr, type KeyAlgorithm, type Sans, type Usage } from '../pki/names.js';
+
+
+export interface ProfilePolicy {
+  description?: string;
+  allowedDomains: string[];
+  allowSubdomains: boolean;
+  allowWildcards: boolean;
+  allowedIpRanges: string[];
+  allowedEmails: string[];
+  allowedUris: string[];
+  keyAlgorithms: KeyAlgorithm[];
+  defaultValidityDays: number;
+  maxValidityDays: number;
+  usage: Usage;
+  allowServerKeyGeneration: boolean;
+  requireCommonNameInSans: boolean;
+  subject: Partial<Record<SubjectField, string>>;
+  allowedSubjectFields: SubjectField[];
+}
+
+export type SubjectField = 'organization' | 'organizationalUnit' | 'country' | 'locality' | 'state';
+
+
+export interface IssuanceRequest {
+  subject: { commonName: string } & Partial<Record<SubjectField, string>>;
+  sans: Sans;
+  keyAlgorithm: KeyAlgorithm | null;
+  /** Describes an unsupported key (from a CSR) when keyAlgorithm is null. */
+  keyDescription?: string;
+  serverKeyGeneration: boolean;
+  validityDays: number;
+}
+
+const DNS_LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/;
+
+export function normaliseDns(name: string): string {
+  return name.trim().toLowerCase().replace(/\.$/, '');
+}
+
+export function isValidDnsName(name: string, allowWildcard: boolean): boolean {
+  if (name.length === 0 || name.length > 253) return false;
+  const labels = name.split('.');
+  return labels.every((l, i) => (i === 0 && l === '*' && allowWildcard) || DNS_LABEL.test(l));
+}
+
+function dnsAllowed(name: string, p: ProfilePolicy): boolean {
+  const wildcard = name.startsWith('*.');
+  const base = wildcard ? name.slice(2) : name;
+  return p.allowedDomains.some((d) => {
+    const dom = normaliseDns(d);
+    if (wildcard) {
+      // *.x.example.com is fine when subdomains of example.com are allowed, or the wildcard is exactly on an allowed domain.
+      return base === dom || (p.allowSubdomains && base.endsWith('.' + dom));
+    }
+    return base === dom || (p.allowSubdomains && base.endsWith('.' + dom));
+  });
+}
+
+function emailAllowed(email: string, p: ProfilePolicy): boolean {
+  const e = email.toLowerCase();
+  const domain = e.split('@')[1] ?? '';
+  return p.allowedEmails.some((a) => {
+    const rule = a.toLowerCase();
+    if (rule === '*') return true;
+    if (rule.startsWith('@')) return domain === rule.slice(1) || (p.allowSubdomains && domain.endsWith('.' + rule.slice(1)));
+    return rule === e;
+  });
+}
+
+function uriAllowed(uri: string, p: ProfilePolicy): boolean {
+  return p.allowedUris.some((rule) => rule === '*' || uri.startsWith(rule));
+}
+
+/** Every way the request breaks the profile; empty means it fits. */
+export function checkRequest(p: ProfilePolicy, r: IssuanceRequest): FieldError[] {
+  const v: FieldError[] = [];
+  // Step 1: key.
+  if (r.keyAlgorithm === null) {
+    v.push({ field: '/body/csr', message: `unsupported key: ${r.keyDescription ?? 'unknown algorithm'}` });
+  } else if (p.keyAlgorithms.length && !p.keyAlgorithms.includes(r.keyAlgorithm)) {
+    v.push({ field: r.serverKeyGeneration ? '/body/keyAlgorithm' : '/body/csr', message: `key algorithm ${r.keyAlgorithm} is not allowed by the profile (allowed: ${p.keyAlgorithms.join(', ')})` });
+  }
+  if (r.serverKeyGeneration && !p.allowServerKeyGeneration) v.push({ field: '/body/keyAlgorithm', message: 'the profile does not allow server-side key generation; send a CSR' });
+  // Step 2: validity.
+  if (r.validityDays > p.maxValidityDays) v.push({ field: '/body/validityDays', message: `validity of ${r.validityDays} days exceeds the profile maximum of ${p.maxValidityDays}` });
+  if (r.validityDays < 1) v.push({ field: '/body/validityDays', message: 'validity must be at least one day' });
+  // Step 3: subject.
+  for (const f of ['organization', 'organizationalUnit', 'country', 'locality', 'state'] as SubjectField[]) {
+    const asked = r.subject[f];
+    if (asked === undefined) continue;
+    const fixed = p.subject[f];
+    if (fixed !== undefined && fixed !== asked) v.push({ field: `/body/subject/${f}`, message: `the profile fixes ${f} to "${fixed}"` });
+    else if (fixed === undefined && !p.allowedSubjectFields.includes(f)) v.push({ field: `/body/subject/${f}`, message: `the profile does not allow the subject field ${f}` });
+  }
+  // Step 4: names.
+  r.sans.dns.forEach((name, i) => {
+    const n = normaliseDns(name);
+    if (!isValidDnsName(n, true)) v.push({ field: `/body/sans/dns/${i}`, message: `"${name}" is not a valid DNS name` });
+    else if (n.startsWith('*.') && !p.allowWildcards) v.push({ field: `/body/sans/dns/${i}`, message: `wildcard "${name}" is not allowed by the profile` });
+    else if (!dnsAllowed(n, p)) v.push({ field: `/body/sans/dns/${i}`, message: `"${name}" is outside the profile's allowed domains` });
+  });
+  r.sans.ip.forEach((ip, i) => {
+    if (!isIP(ip)) v.push({ field: `/body/sans/ip/${i}`, message: `"${ip}" is not an IP address` });
+    else if (!p.allowedIpRanges.some((c) => ipInCidr(ip, c))) v.push({ field: `/body/sans/ip/${i}`, message: `${ip} is outside the profile's allowed IP ranges` });
+  });
+  r.sans.email.forEach((e, i) => {
+    if (!/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(e)) v.push({ field: `/body/sans/email/${i}`, message: `"${e}" is not an email address` });
+    else if (!emailAllowed(e, p)) v.push({ field: `/body/sans/email/${i}`, message: `${e} is not allowed by the profile` });
+  });
+  r.sans.uri.forEach((u, i) => {
+    let ok = false;
+    try {
+      ok = Boolean(new URL(u).protocol);
+    } catch {
+      ok = false;
+    }
+    if (!ok) v.push({ field: `/body/sans/uri/${i}`, message: `"${u}" is not an absolute URI` });
+    else if (!uriAllowed(u, p)) v.push({ field: `/body/sans/uri/${i}`, message: `${u} is not allowed by the profile` });
+  });
+  const total = r.sans.dns.length + r.sans.ip.length + r.sans.email.length + r.sans.uri.length;
+  if (total === 0) v.push({ field: '/body/sans', message: 'at least one subject alternative name is required' });
+  // Step 5: the CN must be one of the SANs (browsers ignore the CN; keep them consistent).
+  if (p.requireCommonNameInSans) {
+    const cn = r.subject.commonName.toLowerCase();
+    const all = [...r.sans.dns.map(normaliseDns), ...r.sans.ip, ...r.sans.email.map((e) => e.toLowerCase()), ...r.sans.uri];
+    if (!all.includes(cn) && !all.includes(normaliseDns(cn))) v.push({ field: '/body/subject/commonName', message: `the common name "${r.subject.commonName}" must also be one of the SANs` });
+  }
+  return v;
+}
+
+export function defaultPolicy(input: Partial<ProfilePolicy>): ProfilePolicy {
+  return {
+    description: input.description ?? '',
+    allowedDomains: (input.allowedDomains ?? []).map(normaliseDns),
+    allowSubdomains: input.allowSubdomains ?? false,
+    allowWildcards: input.allowWildcards ?? false,
+    allowedIpRanges: input.allowedIpRanges ?? [],
+    allowedEmails: input.allowedEmails ?? [],
+    allowedUris: input.allowedUris ?? [],
+    keyAlgorithms: input.keyAlgorithms ?? [],
+    defaultValidityDays: input.defaultValidityDays ?? 90,
+    maxValidityDays: input.maxValidityDays ?? 397,
+    usage: input.usage ?? 'server',
+    allowServerKeyGeneration: input.allowServerKeyGeneration ?? true,
+    requireCommonNameInSans: input.requireCommonNameInSans ?? true,
+    subject: input.subject ?? {},
+    allowedSubjectFields: input.allowedSubjectFields ?? [],
+  };
+}
+
+/** Problems with a profile definition itself (bad CIDR, default > max...). */
+export function checkPolicy(p: ProfilePolicy): FieldError[] {
+  const v: FieldError[] = [];
+  p.allowedIpRanges.forEach((c, i) => {
+    if (!parseCidr(c)) v.push({ field: `/body/allowedIpRanges/${i}`, message: `"${c}" is not a CIDR range` });
+  });
+  p.allowedDomains.forEach((d, i) => {
+    if (!isValidDnsName(d, false)) v.push({ field: `/body/allowedDomains/${i}`, message: `"${d}" is not a domain name` });
+  });
+  if (p.defaultValidityDays > p.maxValidityDays) v.push({ field: '/body/defaultValidityDays', message: `default (${p.defaultValidityDays}) exceeds maximum (${p.maxValidityDays})` });
+  return v;
+}

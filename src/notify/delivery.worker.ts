@@ -1,0 +1,264 @@
+/**
+ * The delivery worker: claims due outbox rows, sends them through their channel, and
+ * records the outcome with the retry policy (`decide`).
+ *
+ * - Claims are leased (`locked_until`) and fenced by a token: a worker that lost its lease
+ *   cannot overwrite the row, and a crashed worker's rows come back when the lease ends.
+ *   On PostgreSQL claims use `FOR UPDATE SKIP LOCKED`, so replicas share the outbox.
+ * - A digest's platform messages are fixed at the first attempt and sent in order; each
+ *   accepted one is recorded at once, so a retry resumes after it and never re-posts it.
+ * - Deliveries of one channel go out one after the other; when the receiver asks to wait
+ *   (429 + Retry-After), the channel's other deliveries in the round wait too, without
+ *   spending an attempt.
+ * - Time is `svc.clock`: tests move it forward and call `runOnce()`.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Services } from '../context.js';
+import * as repo from '../store/notifications.repository.js';
+import type { DeliveryRow } from '../store/notifications.repository.js';
+import type { ChannelMessage, ChannelSender, SendResult } from './channel.types.js';
+import { buildSender, channelTarget, loadChannelSpec, targetGuard } from './channels.usecases.js';
+import { buildDigest } from './digest.builder.js';
+import { onEnqueued } from './outbox.signal.js';
+import { decide, DEFAULT_BACKOFF, type BackoffOptions } from './retry.policy.js';
+
+export interface DeliveryWorkerOptions {
+  /** Deliveries claimed per round. Default 50. */
+  batchSize?: number;
+  /** Channels served in parallel within a round. Default 4. */
+  concurrency?: number;
+  /** Wait between polls when the outbox is idle, in ms (real time). Default 5000. */
+  pollIntervalMs?: number;
+  /** Claim lease, in ms. Default max(60 s, 3 × the send timeout); renewed while the round runs. */
+  leaseMs?: number;
+  /** Backoff (default 30 s doubling, capped at 6 h) and its jitter source. */
+  backoff?: Partial<BackoffOptions>;
+}
+
+export interface RoundResult {
+  claimed: number;
+  sent: number;
+  retried: number;
+  failed: number;
+  /** Given back without an attempt (channel paused by a 429, shutdown). */
+  released: number;
+}
+
+const emptyRound = (): RoundResult => ({ claimed: 0, sent: 0, retried: 0, failed: 0, released: 0 });
+
+type Failure = Extract<SendResult, { ok: false }>;
+
+export class DeliveryWorker {
+  readonly name = 'notify-delivery';
+  readonly #svc: Services;
+  readonly #batchSize: number;
+  readonly #concurrency: number;
+  readonly #pollMs: number;
+  readonly #leaseMs: number;
+  readonly #backoff: BackoffOptions;
+  #abort = new AbortController();
+  #stopping = false;
+  #loop: Promise<void> | null = null;
+  #wake: (() => void) | null = null;
+  #nudged = false;
+  #unsubscribe: (() => void) | null = null;
+
+  constructor(svc: Services, opts: DeliveryWorkerOptions = {}) {
+    this.#svc = svc;
+    this.#batchSize = opts.batchSize ?? 50;
+    this.#concurrency = opts.concurrency ?? 4;
+    this.#pollMs = opts.pollIntervalMs ?? 5000;
+    this.#leaseMs = opts.leaseMs ?? Math.max(60_000, 3 * svc.config.notifyTimeoutMs);
+    this.#backoff = { ...DEFAULT_BACKOFF, random: Math.random, ...opts.backoff };
+  }
+
+  start(): void {
+    this.#unsubscribe = onEnqueued(this.#svc.db, () => this.nudge());
+    this.#loop = this.#run();
+  }
+
+  async stop(): Promise<void> {
+    this.#stopping = true;
+    this.#abort.abort();
+    this.#wake?.();
+    this.#unsubscribe?.();
+    await this.#loop;
+  }
+
+  /** Something was enqueued: poll now rather than at the next interval. */
+  nudge(): void {
+    this.#nudged = true;
+    this.#wake?.();
+  }
+
+  async #run(): Promise<void> {
+    while (!this.#stopping) {
+      let claimed = 0;
+      try {
+        claimed = (await this.runOnce()).claimed;
+      } catch (err) {
+        this.#svc.log.error({ err }, 'notification delivery round failed');
+      }
+      if (claimed < this.#batchSize && !this.#nudged && !this.#stopping) {
+        await new Promise<void>((resolve) => {
+          const t = setTimeout(resolve, this.#pollMs);
+          t.unref();
+          this.#wake = () => {
+            clearTimeout(t);
+            resolve();
+          };
+        });
+        this.#wake = null;
+      }
+      this.#nudged = false;
+    }
+  }
+
+  /** Rounds until nothing is due (tests, and draining). */
+  async runUntilIdle(maxRounds = 10_000): Promise<RoundResult> {
+    const total = emptyRound();
+    for (let i = 0; i < maxRounds; i++) {
+      const r = await this.runOnce();
+      for (const k of Object.keys(total) as Array<keyof RoundResult>) total[k] += r[k];
+      if (r.claimed === 0) break;
+    }
+    return total;
+  }
+
+  /** One round: claim up to a batch of due deliveries and serve them. */
+  async runOnce(): Promise<RoundResult> {
+    const svc = this.#svc;
+    const round = emptyRound();
+    const now = svc.clock.now();
+    const token = randomUUID();
+    const claimed = await repo.claimDueDeliveries(svc.db, {
+      now: now.toISOString(),
+      leaseUntil: new Date(now.getTime() + this.#leaseMs).toISOString(),
+      token,
+      limit: this.#batchSize,
+    });
+    round.claimed = claimed.length;
+    if (!claimed.length) return round;
+
+    const heartbeat = setInterval(() => {
+      const until = new Date(svc.clock.now().getTime() + this.#leaseMs).toISOString();
+      repo.extendLease(svc.db, token, until).catch((err) => svc.log.warn({ err }, 'notification lease renewal failed'));
+    }, Math.max(1000, Math.floor(this.#leaseMs / 3)));
+    heartbeat.unref();
+    try {
+      const byChannel = new Map<string, DeliveryRow[]>();
+      for (const d of claimed) byChannel.set(d.channelId, [...(byChannel.get(d.channelId) ?? []), d]);
+      const queue = [...byChannel];
+      await Promise.all(
+        Array.from({ length: Math.min(this.#concurrency, queue.length) }, async () => {
+          for (let next = queue.shift(); next; next = queue.shift()) await this.#serveChannel(next[0], next[1], token, round);
+        }),
+      );
+    } finally {
+      clearInterval(heartbeat);
+    }
+    return round;
+  }
+
+  async #serveChannel(channelId: string, rows: DeliveryRow[], token: string, round: RoundResult): Promise<void> {
+    const svc = this.#svc;
+    const channel = await repo.findChannel(svc.db, channelId);
+    if (!channel || channel.id !== channelId || !channel.enabled) {
+      const error = channel?.id === channelId ? 'channel is disabled' : 'channel deleted';
+      for (const d of rows) await this.#conclude(d, token, { ok: false, retryable: false, error }, round);
+      return;
+    }
+    let sender: ChannelSender<ChannelMessage>;
+    let denied: string | null;
+    try {
+      const spec = await loadChannelSpec(svc, channel, svc.db);
+      sender = buildSender(svc, spec);
+      denied = await targetGuard(svc).check(channelTarget(spec).host);
+    } catch (err) {
+      svc.log.error({ err, channelId }, 'notification channel config could not be read');
+      for (const d of rows) await this.#conclude(d, token, { ok: false, retryable: true, error: 'channel configuration could not be read' }, round);
+      return;
+    }
+    let pausedUntil: string | null = null;
+    for (const d of rows) {
+      if (this.#stopping || pausedUntil) {
+        await this.#release(d, token, pausedUntil ?? svc.clock.now().toISOString(), round);
+        continue;
+      }
+      pausedUntil = await this.#deliver(d, sender, denied, token, round);
+    }
+  }
+
+  /** Sends what is left of one delivery; returns an instant when the channel asked to pause. */
+  async #deliver(d: DeliveryRow, sender: ChannelSender<ChannelMessage>, denied: string | null, token: string, round: RoundResult): Promise<string | null> {
+    const svc = this.#svc;
+    // Step 1: the messages, fixed at the first attempt.
+    let messages = d.messages as ChannelMessage[] | null;
+    if (!messages) {
+      try {
+        messages = sender.format(await buildDigest(svc, svc.db, d));
+      } catch (err) {
+        return this.#conclude(d, token, { ok: false, retryable: false, error: `could not format the notification: ${(err as Error).message}` }, round);
+      }
+      if (!(await repo.saveMessages(svc.db, d.id, token, messages, svc.clock.now().toISOString()))) return this.#lost(d);
+    }
+    // Step 2: the target may have moved to a denied address since the channel was saved.
+    if (denied) return this.#conclude(d, token, { ok: false, retryable: false, error: denied }, round);
+    // Step 3: the remaining messages in order, each acceptance recorded before the next.
+    let sent = d.messagesSent;
+    let last: SendResult | null = null;
+    while (sent < messages.length) {
+      last = await sender.send(messages[sent], { deliveryId: d.id, signal: this.#abort.signal });
+      if (!last.ok) return this.#conclude(d, token, last, round);
+      sent++;
+      if (!(await repo.recordProgress(svc.db, d.id, token, sent, svc.clock.now().toISOString()))) return this.#lost(d);
+    }
+    // Step 4: all accepted.
+    const ok = await repo.finishDelivery(svc.db, d.id, token, { status: 'sent', at: svc.clock.now().toISOString(), lastStatus: last?.status ?? d.lastStatus });
+    if (ok) round.sent++;
+    else this.#lost(d);
+    return null;
+  }
+
+  /** Applies the retry policy to a failed attempt. */
+  async #conclude(d: DeliveryRow, token: string, result: Failure, round: RoundResult): Promise<string | null> {
+    const svc = this.#svc;
+    const now = svc.clock.now();
+    if (this.#stopping && this.#abort.signal.aborted && result.retryable) {
+      // Interrupted by shutdown: not the receiver's fault, give the attempt back.
+      await this.#release(d, token, now.toISOString(), round);
+      return null;
+    }
+    const decision = decide(result, d.attempts, svc.config.notifyMaxAttempts, this.#backoff);
+    const lastStatus = result.status ?? null;
+    if (decision.state === 'retry') {
+      const next = new Date(now.getTime() + decision.delayMs).toISOString();
+      const ok = await repo.finishDelivery(svc.db, d.id, token, { status: 'pending', at: now.toISOString(), nextAttemptAt: next, lastError: result.error, lastStatus });
+      if (ok) round.retried++;
+      svc.log.warn({ deliveryId: d.id, channelId: d.channelId, attempt: d.attempts, error: result.error, retryAt: next }, 'notification delivery will be retried');
+      return result.retryAfterMs !== undefined ? next : null;
+    }
+    const lastError = decision.state === 'failed' && decision.reason === 'exhausted' ? `gave up after ${d.attempts} attempts: ${result.error}` : result.error;
+    const ok = await repo.finishDelivery(svc.db, d.id, token, { status: 'failed', at: now.toISOString(), lastError, lastStatus });
+    if (ok) round.failed++;
+    svc.log.error({ deliveryId: d.id, channelId: d.channelId, attempts: d.attempts, error: lastError }, 'notification delivery failed');
+    return null;
+  }
+
+  async #release(d: DeliveryRow, token: string, at: string, round: RoundResult): Promise<void> {
+    const ok = await repo.finishDelivery(this.#svc.db, d.id, token, {
+      status: 'pending',
+      at: this.#svc.clock.now().toISOString(),
+      nextAttemptAt: at,
+      lastError: d.lastError,
+      lastStatus: d.lastStatus,
+      refundAttempt: true,
+    });
+    if (ok) round.released++;
+  }
+
+  #lost(d: DeliveryRow): null {
+    this.#svc.log.warn({ deliveryId: d.id }, 'notification delivery claim lost (lease expired); another worker took it over');
+    return null;
+  }
+}

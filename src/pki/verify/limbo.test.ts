@@ -1,0 +1,37 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { type LimboTestcase, runLimbo, runLimboCase } from './limbo.js';
+
+// The shared vectors live next to the repository clone: <clone>/../shared/x509-limbo.
+const LIMBO = fileURLToPath(new URL('../../../../shared/x509-limbo/limbo.json', import.meta.url));
+
+function load(): { version: number; testcases: LimboTestcase[] } {
+  if (!existsSync(LIMBO)) throw new Error(`x509-limbo vectors not found at ${LIMBO}; the limbo score cannot be checked`);
+  return JSON.parse(readFileSync(LIMBO, 'utf8'));
+}
+
+describe('x509-limbo', () => {
+  it('scores >= 95% of the non-skipped cases with <= 5% skipped', async () => {
+    const summary = await runLimbo(load());
+    const total = summary.passed + summary.failed + summary.skipped;
+    expect(total).toBeGreaterThan(100);
+    expect(summary.skipRate).toBeLessThanOrEqual(0.05);
+    expect(summary.passRate, JSON.stringify(summary.mismatches, null, 2)).toBeGreaterThanOrEqual(0.95);
+    for (const r of summary.results) expect(['SUCCESS', 'FAILURE', 'SKIPPED']).toContain(r.actual_result);
+  });
+
+  it.each([
+    { name: 'ok/cryptography.io chain', id: 'webpki::cryptographydotio-chain' },
+    { name: 'error/chain missing its intermediate', id: 'webpki::cryptographydotio-chain-missing-intermediate' },
+    { name: 'error/expired intermediate', id: 'rfc5280::validity::expired-intermediate' },
+    { name: 'error/name constraints permit list narrowed by a lower CA', id: 'rfc5280::nc::restrictive-permits-in-intermediates-narrows' },
+    { name: 'ok/chain of pain', id: 'pathological::multiple-chains-expired-intermediate' },
+    { name: 'error/intermediate cycle', id: 'pathological::intermediate-cycle-distinct-cas-max-depth' },
+  ])('$name', async ({ id }) => {
+    const tc = load().testcases.find((t) => t.id === id);
+    expect(tc, `${id} is in the vector file`).toBeDefined();
+    const result = await runLimboCase(tc!);
+    expect(result.actual_result, result.context).toBe(tc!.expected_result);
+  });
+});

@@ -1,0 +1,301 @@
+import 'reflect-metadata';
+import { webcrypto, randomBytes } from 'node:crypto';
+import * as x509 from '@peculiar/x509';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DomainError } from '../../errors.js';
+import { EXT, type Issued, type KeyAlg, OpensslPki } from './openssl-pki.fixture.js';
+import { VERIFY_ERROR_CODES, parseCertificateBundle, verifyChain, type VerifyInput, type VerifyReport } from './index.js';
+
+x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
+
+const AT = new Date('2025-06-01T00:00:00Z');
+const pki = new OpensslPki();
+
+interface Hierarchy {
+  root: Issued;
+  intermediate: Issued;
+  leaf: Issued;
+}
+
+const hierarchies = {} as Record<KeyAlg, Hierarchy>;
+let extra: Record<string, Issued>;
+let crls: Record<string, Uint8Array>;
+
+function hierarchy(alg: KeyAlg): Hierarchy {
+  const root = pki.issue({ name: `${alg}-root`, subject: `/CN=Certa Test Root ${alg}/O=Certa`, alg, ext: EXT.root });
+  const intermediate = pki.issue({ name: `${alg}-int`, subject: `/CN=Certa Test Intermediate ${alg}/O=Certa`, alg, ext: EXT.intermediate(), issuer: root });
+  const leaf = pki.issue({ name: `${alg}-leaf`, subject: '/CN=www.example.com', alg, ext: EXT.leaf(alg), issuer: intermediate });
+  return { root, intermediate, leaf };
+}
+
+beforeAll(() => {
+  for (const alg of ['rsa', 'ec', 'ed25519'] as const) hierarchies[alg] = hierarchy(alg);
+  const { root, intermediate } = hierarchies.ec;
+  const leafWith = (name: string, ext: string[], params: { end?: string; issuer?: Issued; subject?: string } = {}) =>
+    pki.issue({ name, subject: params.subject ?? '/CN=www.example.com', alg: 'ec', ext, issuer: params.issuer ?? intermediate, end: params.end });
+  const pathLen0 = pki.issue({ name: 'int-pathlen0', subject: '/CN=Certa PathLen0 CA', alg: 'ec', ext: EXT.intermediate([], 0), issuer: root });
+  const belowPathLen0 = pki.issue({ name: 'int-below-pathlen0', subject: '/CN=Certa Sub CA', alg: 'ec', ext: EXT.intermediate(), issuer: pathLen0 });
+  const constrained = pki.issue({ name: 'int-nc', subject: '/CN=Certa Constrained CA', alg: 'ec', ext: EXT.intermediate(['nameConstraints = critical, permitted;DNS:example.org']), issuer: root });
+  extra = {
+    expired: leafWith('leaf-expired', EXT.leaf('ec'), { end: '20250101000000Z' }),
+    clientOnly: leafWith('leaf-client', EXT.leaf('ec', 'DNS:www.example.com', 'clientAuth')),
+    revoked: leafWith('leaf-revoked', EXT.leaf('ec')),
+    critical: leafWith('leaf-critical', EXT.leaf('ec', 'DNS:www.example.com', 'serverAuth', ['1.2.3.4.5.6 = critical, ASN1:NULL'])),
+    pathLen0,
+    belowPathLen0,
+    pathLenLeaf: leafWith('leaf-pathlen', EXT.leaf('ec'), { issuer: belowPathLen0 }),
+    constrained,
+    ncLeaf: leafWith('leaf-nc', EXT.leaf('ec'), { issuer: constrained }),
+    ncLeafOk: leafWith('leaf-nc-ok', EXT.leaf('ec', 'DNS:api.example.org'), { issuer: constrained, subject: '/CN=api.example.org' }),
+  };
+  pki.revoke(intermediate, extra.revoked);
+  crls = {
+    intermediate: pki.crl(intermediate, '20250501000000Z', '20250701000000Z'),
+    root: pki.crl(root, '20250501000000Z', '20250701000000Z'),
+    stale: pki.crl(intermediate, '20250101000000Z', '20250201000000Z'),
+  };
+}, 120_000);
+
+afterAll(() => pki.cleanup());
+
+function input(h: Hierarchy, overrides: Partial<VerifyInput> = {}): VerifyInput {
+  return {
+    leaf: h.leaf.der,
+    intermediates: [h.intermediate.der],
+    trustAnchors: [h.root.der],
+    at: AT,
+    purpose: 'serverAuth',
+    peerName: { kind: 'dns', value: 'www.example.com' },
+    mode: 'webpki',
+    ...overrides,
+  };
+}
+
+const codes = (r: VerifyReport) => r.errors.map((e) => e.code);
+
+describe('verifyChain with openssl-made chains', () => {
+  it.each(['rsa', 'ec', 'ed25519'] as const)('ok/%s root -> intermediate -> leaf', async (alg) => {
+    for (const mode of ['webpki', 'rfc5280'] as const) {
+      const r = await verifyChain(input(hierarchies[alg], { mode }));
+      expect(r.errors).toEqual([]);
+      expect(r.valid).toBe(true);
+      expect(r.mode).toBe(mode);
+      expect(r.path.map((p) => p.subject)).toEqual(['CN=www.example.com', `O=Certa,CN=Certa Test Intermediate ${alg}`, `O=Certa,CN=Certa Test Root ${alg}`]);
+      expect(r.path[0]).toMatchObject({ notBefore: '2024-01-01T00:00:00.000Z', notAfter: '2034-01-01T00:00:00.000Z' });
+      expect(r.path[0].fingerprintSha256).toMatch(/^[0-9a-f]{64}$/);
+      expect(r.checks.every((c) => c.passed)).toBe(true);
+    }
+  });
+
+  it('ok/intermediates in any order with irrelevant extras', async () => {
+    const r = await verifyChain(input(hierarchies.ec, { intermediates: [hierarchies.rsa.intermediate.der, extra.constrained.der, hierarchies.ec.intermediate.der, hierarchies.ed25519.root.der] }));
+    expect(r.valid).toBe(true);
+    expect(r.path).toHaveLength(3);
+  });
+
+  it('ok/CRL that does not list the leaf', async () => {
+    const r = await verifyChain(input(hierarchies.ec, { crls: [crls.intermediate, crls.root] }));
+    expect(r.errors).toEqual([]);
+    expect(r.valid).toBe(true);
+    expect(r.checks.find((c) => c.name === 'revocation')).toEqual({ name: 'revocation', passed: true });
+  });
+
+  it('ok/name constraints satisfied', async () => {
+    const r = await verifyChain(input(hierarchies.ec, { leaf: extra.ncLeafOk.der, intermediates: [extra.constrained.der], peerName: { kind: 'dns', value: 'api.example.org' } }));
+    expect(r.errors).toEqual([]);
+  });
+
+  const failures: Array<{ name: string; make: () => VerifyInput; code: (typeof VERIFY_ERROR_CODES)[number]; index?: number }> = [
+    {
+      name: 'error/tampered signature',
+      make: () => {
+        const der = new Uint8Array(hierarchies.ec.leaf.der);
+        der[der.length - 5] ^= 0x01;
+        return input(hierarchies.ec, { leaf: der });
+      },
+      code: 'badSignature',
+      index: 0,
+    },
+    { name: 'error/expired leaf', make: () => input(hierarchies.ec, { leaf: extra.expired.der }), code: 'expired', index: 0 },
+    { name: 'error/not yet valid', make: () => input(hierarchies.ec, { at: new Date('2023-06-01T00:00:00Z') }), code: 'notYetValid' },
+    { name: 'error/wrong host', make: () => input(hierarchies.ec, { peerName: { kind: 'dns', value: 'www.example.net' } }), code: 'nameMismatch', index: 0 },
+    { name: 'error/wrong IP', make: () => input(hierarchies.ec, { peerName: { kind: 'ip', value: '192.0.2.1' } }), code: 'nameMismatch', index: 0 },
+    { name: 'error/wrong EKU', make: () => input(hierarchies.ec, { leaf: extra.clientOnly.der }), code: 'extKeyUsage', index: 0 },
+    { name: 'error/revoked by an openssl CRL', make: () => input(hierarchies.ec, { leaf: extra.revoked.der, crls: [crls.intermediate] }), code: 'revoked', index: 0 },
+    { name: 'error/stale CRL', make: () => input(hierarchies.ec, { crls: [crls.stale] }), code: 'crlInvalid', index: 0 },
+    { name: 'error/missing trust anchor', make: () => input(hierarchies.ec, { trustAnchors: [hierarchies.rsa.root.der] }), code: 'untrustedRoot', index: 1 },
+    { name: 'error/missing intermediate', make: () => input(hierarchies.ec, { intermediates: [] }), code: 'untrustedRoot', index: 0 },
+    {
+      name: 'error/pathLen exceeded',
+      make: () => input(hierarchies.ec, { leaf: extra.pathLenLeaf.der, intermediates: [extra.belowPathLen0.der, extra.pathLen0.der] }),
+      code: 'pathLenExceeded',
+      index: 2,
+    },
+    {
+      name: 'error/name constraints violation',
+      make: () => input(hierarchies.ec, { leaf: extra.ncLeaf.der, intermediates: [extra.constrained.der] }),
+      code: 'nameConstraintViolation',
+      index: 0,
+    },
+    { name: 'error/unknown critical extension', make: () => input(hierarchies.ec, { leaf: extra.critical.der }), code: 'unknownCriticalExtension', index: 0 },
+    { name: 'error/chain too long', make: () => input(hierarchies.ec, { maxDepth: 0 }), code: 'chainTooLong' },
+  ];
+
+  it.each(failures)('$name', async ({ make, code, index }) => {
+    const r = await verifyChain(make());
+    expect(r.valid).toBe(false);
+    expect(codes(r)).toContain(code);
+    if (index !== undefined) expect(r.errors.find((e) => e.code === code)?.certificateIndex).toBe(index);
+    expect(r.checks.some((c) => !c.passed)).toBe(true);
+  });
+
+  it('revocation lookup callback is consulted for every non-anchor certificate', async () => {
+    const seen: string[] = [];
+    const r = await verifyChain(
+      input(hierarchies.ec, {
+        revocationLookup: async (_issuer, serial) => {
+          seen.push(serial);
+          return serial === hierarchies.ec.intermediate.der.length.toString(16) ? undefined : { revoked: serial === seen[0], reason: 'keyCompromise' };
+        },
+      }),
+    );
+    expect(seen).toHaveLength(2);
+    expect(r.errors).toEqual([expect.objectContaining({ code: 'revoked', certificateIndex: 0 })]);
+  });
+
+  it('rfc5280 mode reports weak signature algorithms as warnings, webpki refuses them', async () => {
+    const dir = `${pki.root}/sha1`;
+    const root = pki.issue({ name: 'sha1-root', subject: '/CN=SHA1 Root', alg: 'rsa', ext: EXT.root });
+    const leafKey = `${pki.root}/sha1-leaf.key`;
+    pki.key(leafKey, 'rsa');
+    pki.run(['req', '-new', '-key', leafKey, '-subj', '/CN=www.example.com', '-out', `${pki.root}/sha1.csr`]);
+    const ext = `${pki.root}/sha1.ext`;
+    await import('node:fs').then((fs) => fs.writeFileSync(ext, `[e]\n${EXT.leaf('rsa').join('\n')}\n`));
+    pki.run(['x509', '-req', '-in', `${pki.root}/sha1.csr`, '-CA', root.certPath, '-CAkey', root.keyPath, '-set_serial', '4660', '-days', '3650', '-sha1', '-extfile', ext, '-extensions', 'e', '-out', `${dir}.pem`]);
+    const leaf = pki.toDer(`${dir}.pem`);
+    const base = { leaf, trustAnchors: [root.der], at: new Date(), peerName: { kind: 'dns' as const, value: 'www.example.com' } };
+    const loose = await verifyChain({ ...base, mode: 'rfc5280' });
+    expect(loose.valid).toBe(true);
+    expect(loose.warnings.map((w) => w.code)).toContain('sha1Signature');
+    const strict = await verifyChain({ ...base, mode: 'webpki' });
+    expect(strict.valid).toBe(false);
+    expect(codes(strict)).toContain('policyViolation');
+  });
+});
+
+describe('hostile input', () => {
+  it('a bundle of many cross-signed CAs with the same name finishes quickly', async () => {
+    const alg = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };
+    const keys = await Promise.all(Array.from({ length: 8 }, () => webcrypto.subtle.generateKey(alg, true, ['sign', 'verify']) as Promise<webcrypto.CryptoKeyPair>));
+    const name = 'CN=Hostile CA';
+    const notBefore = new Date('2024-01-01T00:00:00Z');
+    const notAfter = new Date('2034-01-01T00:00:00Z');
+    const bundle: Uint8Array[] = [];
+    let serial = 1;
+    for (const signer of keys) {
+      for (const subject of keys) {
+        const cert = await x509.X509CertificateGenerator.create({
+          serialNumber: (serial++).toString(16).padStart(4, '0'),
+          subject: name,
+          issuer: name,
+          notBefore,
+          notAfter,
+          signingAlgorithm: alg,
+          publicKey: subject.publicKey,
+          signingKey: signer.privateKey,
+          extensions: [
+            new x509.BasicConstraintsExtension(true, undefined, true),
+            new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign, true),
+            await x509.SubjectKeyIdentifierExtension.create(subject.publicKey),
+          ],
+        });
+        bundle.push(new Uint8Array(cert.rawData));
+      }
+    }
+    const leaf = await x509.X509CertificateGenerator.create({
+      serialNumber: 'ffff',
+      subject: 'CN=www.example.com',
+      issuer: name,
+      notBefore,
+      notAfter,
+      signingAlgorithm: alg,
+      publicKey: keys[0].publicKey,
+      signingKey: keys[0].privateKey,
+      extensions: [
+        new x509.SubjectAlternativeNameExtension([{ type: 'dns', value: 'www.example.com' }]),
+        await x509.AuthorityKeyIdentifierExtension.create(keys[0].publicKey),
+      ],
+    });
+    const started = performance.now();
+    const r = await verifyChain({
+      leaf: new Uint8Array(leaf.rawData),
+      intermediates: bundle,
+      trustAnchors: [hierarchies.ec.root.der],
+      at: AT,
+      peerName: { kind: 'dns', value: 'www.example.com' },
+      mode: 'webpki',
+    });
+    expect(performance.now() - started).toBeLessThan(5_000);
+    expect(r.valid).toBe(false);
+    expect(codes(r).some((c) => c === 'untrustedRoot' || c === 'badSignature')).toBe(true);
+    expect(r.warnings.map((w) => w.code)).toContain('budgetExhausted');
+  });
+
+  it('mutated certificates never throw anything but DomainError', async () => {
+    const base = hierarchies.rsa.leaf.der;
+    for (let i = 0; i < 400; i++) {
+      const der = new Uint8Array(base);
+      const flips = 1 + (i % 4);
+      for (let f = 0; f < flips; f++) der[(i * 7919 + f * 104729) % der.length] = (i * 31 + f) & 0xff;
+      try {
+        const r = await verifyChain(input(hierarchies.rsa, { leaf: der }));
+        expect(typeof r.valid).toBe('boolean');
+      } catch (e) {
+        expect(e).toBeInstanceOf(DomainError);
+        expect((e as DomainError).code).toBe('bad_certificate');
+      }
+    }
+  });
+
+  const junk: Array<{ name: string; value: () => string | Uint8Array; message: RegExp }> = [
+    { name: 'junk/plain text', value: () => 'hello, I am not a certificate', message: /no PEM block/ },
+    { name: 'junk/empty', value: () => new Uint8Array(), message: /empty/ },
+    { name: 'junk/truncated DER', value: () => hierarchies.ec.leaf.der.subarray(0, 200), message: /truncated/ },
+    { name: 'junk/DER with trailing garbage', value: () => new Uint8Array([...hierarchies.ec.leaf.der.subarray(0, 30), 1, 2, 3]), message: /truncated|malformed|not a valid/ },
+    {
+      name: 'junk/truncated PEM body',
+      value: () => hierarchies.ec.leaf.pem.replace(/\n[A-Za-z0-9+/=]+\n-----END/, '\n-----END'),
+      message: /not a valid X\.509|base64/,
+    },
+    { name: 'junk/private key instead of a certificate', value: () => '-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n', message: /PRIVATE KEY/ },
+    { name: 'junk/10 MB of random bytes', value: () => new Uint8Array(randomBytes(10 * 1024 * 1024)), message: /too large/ },
+    { name: 'junk/10 MB of text', value: () => 'A'.repeat(10 * 1024 * 1024), message: /too large/ },
+  ];
+
+  it.each(junk)('$name -> badCertificate', ({ value, message }) => {
+    let thrown: unknown;
+    try {
+      parseCertificateBundle(value());
+    } catch (e) {
+      thrown = e;
+    }
+    expect(thrown).toBeInstanceOf(DomainError);
+    expect((thrown as DomainError).code).toBe('bad_certificate');
+    expect((thrown as DomainError).message).toMatch(message);
+  });
+
+  it('parses PEM bundles and concatenated DER', () => {
+    const { leaf, intermediate, root } = hierarchies.ec;
+    expect(parseCertificateBundle(`subject=...\n${leaf.pem}\n${intermediate.pem}`)).toHaveLength(2);
+    expect(parseCertificateBundle(new Uint8Array([...leaf.der, ...root.der]))).toHaveLength(2);
+    expect(parseCertificateBundle([leaf.pem, root.der])).toHaveLength(2);
+  });
+
+  it.each([
+    { name: 'junk leaf', leaf: () => new Uint8Array([1, 2, 3]) },
+    { name: '10 MB leaf', leaf: () => new Uint8Array(10 * 1024 * 1024) },
+    { name: 'truncated leaf', leaf: () => hierarchies.ec.leaf.der.subarray(0, 100) },
+  ])('verifyChain refuses a $name with badCertificate', async ({ leaf }) => {
+    await expect(verifyChain(input(hierarchies.ec, { leaf: leaf() }))).rejects.toMatchObject({ name: 'DomainError', code: 'bad_certificate' });
+  });
+});
