@@ -122,6 +122,20 @@ async function ocspBench(): Promise<void> {
     // Random certificates: 20,000 distinct requests, so nearly every one is looked up and signed.
     const random = Array.from({ length: 20_000 }, () => ({ method: 'GET' as const, url: `${base}/${b64(ocspRequest(intDer, serials[Math.floor(Math.random() * serials.length)]))}` }));
     report(await loadInWorker({ name: `OCSP GET, random among 100k, ${dialect}`, concurrency, durationMs, requests: random }));
+    // The responder alone (no HTTP): what one core does behind any HTTP front.
+    const svc = b.app.services;
+    for (const [name, make] of [
+      ['responder core, one certificate (cached)', () => one],
+      ['responder core, random among 100k (lookup + sign)', () => ocspRequest(intDer, serials[Math.floor(Math.random() * serials.length)])],
+    ] as const) {
+      let n = 0;
+      const t0 = performance.now();
+      while (performance.now() - t0 < durationMs / 2) {
+        await svc.ocsp.respond(intId, make());
+        n++;
+      }
+      console.log(`${`${name}, ${dialect}`.padEnd(48)} ${String(n).padStart(7)} req  ${(n / ((performance.now() - t0) / 1000)).toFixed(0).padStart(9)}/s  (sequential, in process)`);
+    }
     const nonced = Array.from({ length: 20_000 }, () => ({ method: 'POST' as const, url: base, body: ocspRequest(intDer, leaf.serialNumber, true).toString('base64'), contentType: 'application/ocsp-request' }));
     report(await loadInWorker({ name: `OCSP POST with nonce (signed per request), ${dialect}`, concurrency, durationMs, requests: nonced }));
   } finally {
