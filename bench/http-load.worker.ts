@@ -11,7 +11,7 @@ export interface LoadJob {
   concurrency: number;
   durationMs: number;
   /** Cycled through in order. Bodies are base64. */
-  requests: Array<{ method: 'GET' | 'POST'; url: string; body?: string; contentType?: string }>;
+  requests: Array<{ method: 'GET' | 'POST'; url: string; body?: string; contentType?: string; headers?: Record<string, string> }>;
 }
 
 const job = await new Promise<LoadJob>((resolve) => process.once('message', (m) => resolve(m as LoadJob)));
@@ -22,7 +22,7 @@ function send(i: number): Promise<boolean> {
   const r = job.requests[i % job.requests.length];
   const body = bodies[i % job.requests.length];
   return new Promise((resolve, reject) => {
-    const req = http.request(r.url, { method: r.method, agent, headers: body ? { 'content-type': r.contentType ?? 'application/octet-stream', 'content-length': body.length } : {} }, (res) => {
+    const req = http.request(r.url, { method: r.method, agent, headers: { ...(r.headers ?? {}), ...(body ? { 'content-type': r.contentType ?? 'application/octet-stream', 'content-length': String(body.length) } : {}) } }, (res) => {
       res.resume();
       res.on('end', () => resolve(res.statusCode === 200));
     });

@@ -83,6 +83,29 @@ const pgTypes = {
   },
 };
 
+/**
+ * Kysely prepares every query anew; better-sqlite3 statements are reusable, and preparing
+ * costs as much as running a simple indexed query. Keep the most recent ones (Kysely runs
+ * one statement at a time on its single connection, so a cached statement is never busy).
+ */
+function withStatementCache(sqlite: SqliteDatabase.Database, max = 500) {
+  const cache = new Map<string, SqliteDatabase.Statement>();
+  return {
+    close: () => sqlite.close(),
+    prepare(query: string) {
+      let st = cache.get(query);
+      if (st) {
+        cache.delete(query);
+      } else {
+        st = sqlite.prepare(query);
+        if (cache.size >= max) cache.delete(cache.keys().next().value!);
+      }
+      cache.set(query, st);
+      return st;
+    },
+  };
+}
+
 export function openStore(opts: StoreOptions): Store {
   let db: Kysely<Database>;
   let dialect: Dialect;
@@ -106,7 +129,7 @@ export function openStore(opts: StoreOptions): Store {
     sqlite.pragma('busy_timeout = 5000');
     sqlite.pragma('foreign_keys = ON');
     sqlite.pragma('synchronous = NORMAL');
-    db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }), plugins: [new SqliteBooleanPlugin()] });
+    db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }), plugins: [new SqliteBooleanPlugin()] });
   }
 
   const migrator = new Migrator({

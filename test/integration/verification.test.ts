@@ -259,6 +259,27 @@ forEachDialect('verification', (env) => {
       expect(codes(r.data!)).toContain('untrustedRoot');
     });
 
+    it('ok/an external chain made by openssl req -x509 verifies with that CA supplied, untrustedRoot without it', async () => {
+      s.ok('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'ext-ca.key', '-out', 'ext-ca.pem', '-days', '30', '-subj', '/CN=External Test CA/O=Elsewhere',
+        '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign');
+      s.ok('req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'ext-leaf.key', '-out', 'ext-leaf.csr', '-subj', '/CN=external.example.test');
+      s.write('ext-leaf.ext', 'basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\nsubjectAltName=DNS:external.example.test\n');
+      s.ok('x509', '-req', '-in', 'ext-leaf.csr', '-CA', 'ext-ca.pem', '-CAkey', 'ext-ca.key', '-CAcreateserial', '-days', '7', '-extfile', 'ext-leaf.ext', '-out', 'ext-leaf.pem');
+      const ext = await tlsServer(s.read('ext-leaf.key').toString(), s.read('ext-leaf.pem').toString());
+      try {
+        const body = { host: '127.0.0.1', port: ext.port, servername: 'external.example.test' };
+        const ok = await env().client().POST('/api/v1/verify/endpoint', { body: { ...body, trust: ['supplied'], trustAnchors: s.read('ext-ca.pem').toString() } });
+        expect(ok.response.status, JSON.stringify(ok.error)).toBe(200);
+        expect(ok.data!.valid, JSON.stringify(ok.data!.errors)).toBe(true);
+        expect(ok.data!.path.map((p) => p.subject)).toEqual([expect.stringContaining('external.example.test'), expect.stringContaining('External Test CA')]);
+        const no = await env().client().POST('/api/v1/verify/endpoint', { body: { ...body, trust: ['internal', 'system'] } });
+        expect(no.data!.valid).toBe(false);
+        expect(codes(no.data!)).toContain('untrustedRoot');
+      } finally {
+        await ext.close();
+      }
+    });
+
     it('error/cloud metadata address -> 403 target_not_allowed, without connecting', async () => {
       for (const host of ['169.254.169.254', '[fd00:ec2::254]', '::ffff:169.254.169.254']) {
         const t = Date.now();
