@@ -25,6 +25,7 @@ import { Keyring } from './authority/keyring.js';
 import { LocalKek, loadOrCreateKek } from './crypto/envelope.js';
 import { setupNotifications } from './notify/notify.module.js';
 import { setupRevocation } from './revocation/revocation.module.js';
+import { deliveryOutcomes, deliveryRetries, expiringGauge } from './notify/notify.metrics.js';
 import { ocspGetFastPath } from './http/handlers/revocation.handlers.js';
 import type { OcspService } from './revocation/ocsp.service.js';
 
@@ -102,7 +103,8 @@ export class App {
     await syncBuiltinRoles(this.services);
     await bootstrapAdmin(this.services);
 
-    const metrics = createMetrics();
+    const services = this.services;
+    const metrics = createMetrics([deliveryOutcomes, deliveryRetries, expiringGauge(() => (this.#stopping ? null : services.db), () => services.clock.now())]);
     const dispatch = await createDispatcher(this.services, allHandlers({ renderMetrics: () => renderMetrics(metrics) }));
     const koa = new Koa({ proxy: this.config.trustProxy });
     koa.silent = true;

@@ -1,5 +1,5 @@
 /** Prometheus metrics: one registry per App (tests run several apps in one process). */
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Histogram, Registry, collectDefaultMetrics, type Metric } from 'prom-client';
 
 export interface HttpMetrics {
   registry: Registry;
@@ -9,8 +9,10 @@ export interface HttpMetrics {
 
 let defaultsRegistered: Registry | null = null;
 
-export function createMetrics(): HttpMetrics {
+/** Domain metrics defined next to their code, added to the App's registry. */
+export function createMetrics(extra: Metric[] = []): HttpMetrics {
   const registry = new Registry();
+  for (const m of extra) registry.registerMetric(m);
   // Process metrics are process-wide: collect them once, into the first registry.
   if (!defaultsRegistered) {
     collectDefaultMetrics({ register: registry, prefix: 'certa_' });

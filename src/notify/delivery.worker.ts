@@ -17,6 +17,7 @@ import type { Services } from '../context.js';
 import * as repo from '../store/notifications.repository.js';
 import type { DeliveryRow } from '../store/notifications.repository.js';
 import type { ChannelMessage, ChannelSender, SendResult } from './channel.types.js';
+import { deliveryOutcomes, deliveryRetries } from './notify.metrics.js';
 import { buildSender, channelTarget, loadChannelSpec, targetGuard } from './channels.usecases.js';
 import { buildDigest } from './digest.builder.js';
 import { onEnqueued } from './outbox.signal.js';
@@ -161,12 +162,26 @@ export class DeliveryWorker {
   }
 
   async #serveChannel(channelId: string, rows: DeliveryRow[], token: string, round: RoundResult): Promise<void> {
+    const before = { sent: round.sent, failed: round.failed, retried: round.retried };
+    let channelType = 'unknown';
+    try {
+      channelType = (await this.#serveChannelRows(channelId, rows, token, round)) ?? channelType;
+    } finally {
+      const labels = { channel_type: channelType };
+      if (round.sent > before.sent) deliveryOutcomes.inc({ ...labels, outcome: 'sent' }, round.sent - before.sent);
+      if (round.failed > before.failed) deliveryOutcomes.inc({ ...labels, outcome: 'failed' }, round.failed - before.failed);
+      if (round.retried > before.retried) deliveryRetries.inc(labels, round.retried - before.retried);
+    }
+  }
+
+  /** Delivers one channel's claimed rows; returns the channel type (for metrics). */
+  async #serveChannelRows(channelId: string, rows: DeliveryRow[], token: string, round: RoundResult): Promise<string | undefined> {
     const svc = this.#svc;
     const channel = await repo.findChannel(svc.db, channelId);
     if (!channel || channel.id !== channelId || !channel.enabled) {
       const error = channel?.id === channelId ? 'channel is disabled' : 'channel deleted';
       for (const d of rows) await this.#conclude(d, token, { ok: false, retryable: false, error }, round);
-      return;
+      return channel?.type;
     }
     let sender: ChannelSender<ChannelMessage>;
     let denied: string | null;
@@ -177,7 +192,7 @@ export class DeliveryWorker {
     } catch (err) {
       svc.log.error({ err, channelId }, 'notification channel config could not be read');
       for (const d of rows) await this.#conclude(d, token, { ok: false, retryable: true, error: 'channel configuration could not be read' }, round);
-      return;
+      return channel?.type;
     }
     let pausedUntil: string | null = null;
     for (const d of rows) {
@@ -187,6 +202,7 @@ export class DeliveryWorker {
       }
       pausedUntil = await this.#deliver(d, sender, denied, token, round);
     }
+    return channel.type;
   }
 
   /** Sends what is left of one delivery; returns an instant when the channel asked to pause. */
