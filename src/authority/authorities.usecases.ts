@@ -151,20 +151,26 @@ export async function createAuthority(svc: Services, input: Schemas['AuthorityCr
       if (!parent) throw badRequest(`no authority "${input.parentId}"`, [{ field: '/body/parentId', message: 'no such authority' }]);
       const blocker = await issuanceBlocker(svc, parent);
       if (blocker) throw new DomainError('authority_unavailable', blocker);
+      // Every way the request does not fit inside the parent is reported at once.
       const parentInfo = pki.parseCertificate(parent.certificate_der!);
+      const pathProblems: Array<{ field: string; message: string }> = [];
       if (parentInfo.pathLength !== null && parentInfo.pathLength < 1) {
-        throw badRequest(`the parent's path length (${parentInfo.pathLength}) allows no further intermediate`, [{ field: '/body/parentId', message: 'pathLen exhausted' }]);
+        pathProblems.push({ field: '/body/parentId', message: `the parent's path length (${parentInfo.pathLength}) allows no further intermediate` });
       }
-      const pathLength = input.pathLength ?? (parentInfo.pathLength !== null ? parentInfo.pathLength - 1 : null);
-      if (parentInfo.pathLength !== null && pathLength !== null && pathLength > parentInfo.pathLength - 1) {
-        throw badRequest(`pathLength ${pathLength} does not fit under the parent's ${parentInfo.pathLength}`, [{ field: '/body/pathLength', message: `at most ${parentInfo.pathLength - 1}` }]);
+      const pathLength = input.pathLength ?? (parentInfo.pathLength !== null ? Math.max(parentInfo.pathLength - 1, 0) : null);
+      if (parentInfo.pathLength !== null && parentInfo.pathLength >= 1 && pathLength !== null && pathLength > parentInfo.pathLength - 1) {
+        pathProblems.push({ field: '/body/pathLength', message: `pathLength ${pathLength} does not fit under the parent's ${parentInfo.pathLength} (at most ${parentInfo.pathLength - 1})` });
       }
       const parentNc: NameConstraints | null = parent.name_constraints ? JSON.parse(parent.name_constraints) : null;
       const nc = input.nameConstraints ?? parentNc;
+      let ncProblems: Array<{ field: string; message: string }> = [];
       if (input.nameConstraints) {
         pki.validateNameConstraints(input.nameConstraints);
-        const problems = pki.constraintsWithin(input.nameConstraints, parentNc);
-        if (problems.length) throw new DomainError('name_constraint_violation', "the name constraints do not fit inside the parent's", problems);
+        ncProblems = pki.constraintsWithin(input.nameConstraints, parentNc);
+      }
+      if (pathProblems.length || ncProblems.length) {
+        const what = [pathProblems.length ? 'path length' : '', ncProblems.length ? 'name constraints' : ''].filter(Boolean).join(' and ');
+        throw new DomainError(ncProblems.length ? 'name_constraint_violation' : 'bad_request', `the intermediate does not fit inside the parent "${parent.name}" (${what})`, [...pathProblems, ...ncProblems]);
       }
       const kp = await pki.generateKeyPair(alg);
       key = kp.privateKey;

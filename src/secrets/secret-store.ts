@@ -10,6 +10,13 @@ import type { Db } from '../store/types.js';
 import { newId } from '../lib/ids.js';
 import { seal, open, rewrap, type KeyEncryptionKey } from '../crypto/envelope.js';
 
+export interface RewrapResult {
+  /** Rows moved to the current KEK by this run. */
+  rewrapped: number;
+  /** Rows that could not be re-wrapped (their KEK is not loaded, or they fail to open). */
+  failed: Array<{ id: string; purpose: string; kekId: string; error: string }>;
+}
+
 export class SecretStore {
   constructor(
     private readonly db: Kysely<Database>,
@@ -50,25 +57,62 @@ export class SecretStore {
   }
 
   /**
-   * KEK rotation without downtime: re-wrap every data key under `next` (the ciphertexts are
-   * untouched), in batches; rows already under `next` are skipped, so it can be resumed.
-   * Readers keep working throughout because both KEKs resolve during the rotation.
+   * KEK rotation without downtime: switch this store to `next` (the current KEK becomes a
+   * previous one), then re-wrap every data key under it (see `rewrapAll`).
    */
   async rotate(next: KeyEncryptionKey, batch = 500): Promise<number> {
-    const old = this.kek;
-    this.previous.push(old);
-    this.kek = next;
-    let done = 0;
+    if (next.id !== this.kek.id) {
+      this.previous.push(this.kek);
+      this.kek = next;
+    }
+    const r = await this.rewrapAll({ batch });
+    if (r.failed.length) throw new Error(r.failed[0].error);
+    return r.rewrapped;
+  }
+
+  /**
+   * Re-wrap every data key not yet under the current KEK (the ciphertexts are untouched),
+   * in batches, one row per update. Resumable: rows already under the current KEK are
+   * skipped. Each update only applies if the row still holds the blob it was read with, so
+   * a secret rewritten meanwhile by a running service is never overwritten with old data.
+   * A row whose KEK is not loaded is reported in `failed` (the others are still re-wrapped).
+   */
+  async rewrapAll(opts: { batch?: number; onProgress?: (rewrapped: number) => void } = {}): Promise<RewrapResult> {
+    const batch = opts.batch ?? 500;
+    const current = this.kek;
+    const result: RewrapResult = { rewrapped: 0, failed: [] };
+    let after = '';
     while (true) {
-      const rows = await this.db.selectFrom('secrets').select(['id', 'sealed']).where('kek_id', '!=', next.id).limit(batch).execute();
+      const rows = await this.db
+        .selectFrom('secrets')
+        .select(['id', 'purpose', 'kek_id', 'sealed'])
+        .where('kek_id', '!=', current.id)
+        .where('id', '>', after)
+        .orderBy('id')
+        .limit(batch)
+        .execute();
       if (!rows.length) break;
       for (const r of rows) {
-        const sealed = await rewrap(r.sealed, (kid) => this.resolve(kid), next);
-        await this.db.updateTable('secrets').set({ sealed, kek_id: next.id, updated_at: this.clock.now().toISOString() }).where('id', '=', r.id).execute();
-        done++;
+        after = r.id;
+        let sealed: Buffer;
+        try {
+          sealed = await rewrap(r.sealed, (kid) => this.resolve(kid), current);
+        } catch (e) {
+          result.failed.push({ id: r.id, purpose: r.purpose, kekId: r.kek_id, error: `secret ${r.id} (${r.purpose}): ${(e as Error).message}` });
+          continue;
+        }
+        const u = await this.db
+          .updateTable('secrets')
+          .set({ sealed, kek_id: current.id, updated_at: this.clock.now().toISOString() })
+          .where('id', '=', r.id)
+          .where('kek_id', '=', r.kek_id)
+          .where('sealed', '=', r.sealed)
+          .executeTakeFirst();
+        if (Number(u.numUpdatedRows) > 0) result.rewrapped++;
       }
+      opts.onProgress?.(result.rewrapped);
     }
-    return done;
+    return result;
   }
 
   private resolve(kid: string): KeyEncryptionKey {

@@ -6,7 +6,7 @@
  * for all embeds of one message together. Mentions are disabled (`allowed_mentions`) so
  * certificate data can never ping @everyone.
  */
-import type { ChannelSender, DiscordMessage, SendContext, SendResult, SenderDeps, UrlChannelConfig } from '../channel.types.js';
+import type { SendResult, SenderDeps, UrlChannelConfig } from '../channel.types.js';
 import type { Digest } from '../notification.model.js';
 import { digestSummary, mostUrgent, truncate, URGENCY_STYLE, type CertificateItem, type Urgency } from '../notification.render.js';
 import {
@@ -18,7 +18,7 @@ import {
   type MessageBuilder,
   type Section,
 } from './digest-packer.js';
-import { classifyHttpResponse, resolveDeps, sendJson, wrongChannel, type HttpResponseInfo, type ResolvedDeps } from './http.transport.js';
+import { classifyHttpResponse, type HttpResponseInfo, JsonWebhookSender } from './http.transport.js';
 
 export const DISCORD_LIMITS = {
   content: 2000,
@@ -177,24 +177,8 @@ export function classifyDiscordResponse(res: HttpResponseInfo, now: Date): SendR
   return result;
 }
 
-export class DiscordSender implements ChannelSender<DiscordMessage> {
-  readonly type = 'discord' as const;
-  private readonly deps: ResolvedDeps;
-
-  constructor(
-    private readonly config: UrlChannelConfig,
-    deps?: SenderDeps,
-    private readonly formatOptions: DiscordFormatOptions = {},
-  ) {
-    this.deps = resolveDeps(deps);
-  }
-
-  format(digest: Digest): DiscordMessage[] {
-    return formatDiscordDigest(digest, this.formatOptions).map((payload) => ({ channel: 'discord', payload }));
-  }
-
-  async send(message: DiscordMessage, ctx: SendContext): Promise<SendResult> {
-    if (message.channel !== 'discord') return wrongChannel('discord', message.channel);
-    return sendJson(this.config.url, JSON.stringify(message.payload), {}, this.deps, ctx.signal, classifyDiscordResponse);
+export class DiscordSender extends JsonWebhookSender<'discord', DiscordPayload, DiscordFormatOptions> {
+  constructor(config: UrlChannelConfig, deps?: SenderDeps, formatOptions: DiscordFormatOptions = {}) {
+    super('discord', config.url, formatDiscordDigest, formatOptions, deps, classifyDiscordResponse);
   }
 }

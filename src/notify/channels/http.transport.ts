@@ -7,7 +7,8 @@
  * kept) is followed, a few times at most. Error texts never contain the URL, which is a
  * credential for Discord, Slack and Teams.
  */
-import { DEFAULT_TIMEOUT_MS, DEFAULT_USER_AGENT, type SendResult, type SenderDeps } from '../channel.types.js';
+import { DEFAULT_TIMEOUT_MS, DEFAULT_USER_AGENT, type SendContext, type SendResult, type SenderDeps } from '../channel.types.js';
+import type { Digest } from '../notification.model.js';
 import { clean, truncate } from '../notification.render.js';
 
 export interface ResolvedDeps {
@@ -186,4 +187,33 @@ export async function sendJson(
 /** The failure returned when a sender is handed another channel's message. */
 export function wrongChannel(expected: string, got: string): SendResult {
   return failureResult(false, `message for channel ${got} handed to the ${expected} sender`);
+}
+
+/**
+ * A chat webhook (Discord, Slack, Teams): a digest is formatted into the platform's JSON
+ * payloads, each POSTed to the channel URL. Platforms differ only in their formatter and,
+ * for Discord, in how error bodies are read.
+ */
+export class JsonWebhookSender<C extends string, P, O> {
+  private readonly deps: ResolvedDeps;
+
+  constructor(
+    readonly type: C,
+    private readonly url: string,
+    private readonly formatDigest: (digest: Digest, options: O) => P[],
+    private readonly formatOptions: O,
+    deps?: SenderDeps,
+    private readonly classify: (res: HttpResponseInfo, now: Date) => SendResult = classifyHttpResponse,
+  ) {
+    this.deps = resolveDeps(deps);
+  }
+
+  format(digest: Digest): Array<{ channel: C; payload: P }> {
+    return this.formatDigest(digest, this.formatOptions).map((payload) => ({ channel: this.type, payload }));
+  }
+
+  async send(message: { channel: C; payload: P }, ctx: SendContext): Promise<SendResult> {
+    if (message.channel !== this.type) return wrongChannel(this.type, String(message.channel));
+    return sendJson(this.url, JSON.stringify(message.payload), {}, this.deps, ctx.signal, this.classify);
+  }
 }

@@ -7,7 +7,7 @@
  * than ~13 000 characters in total (`msg_blocks_too_long`, undocumented), hence a
  * per-message character budget.
  */
-import type { ChannelSender, SendContext, SendResult, SenderDeps, SlackMessage, UrlChannelConfig } from '../channel.types.js';
+import type { SenderDeps, UrlChannelConfig } from '../channel.types.js';
 import type { Digest } from '../notification.model.js';
 import { digestSummary, truncate, URGENCY_STYLE, type CertificateItem } from '../notification.render.js';
 import {
@@ -19,7 +19,7 @@ import {
   type MessageBuilder,
   type Section,
 } from './digest-packer.js';
-import { resolveDeps, sendJson, wrongChannel, type ResolvedDeps } from './http.transport.js';
+import { JsonWebhookSender } from './http.transport.js';
 
 export const SLACK_LIMITS = {
   blocks: 50,
@@ -160,24 +160,8 @@ export function formatSlackDigest(digest: Digest, opts: SlackFormatOptions = {})
   });
 }
 
-export class SlackSender implements ChannelSender<SlackMessage> {
-  readonly type = 'slack' as const;
-  private readonly deps: ResolvedDeps;
-
-  constructor(
-    private readonly config: UrlChannelConfig,
-    deps?: SenderDeps,
-    private readonly formatOptions: SlackFormatOptions = {},
-  ) {
-    this.deps = resolveDeps(deps);
-  }
-
-  format(digest: Digest): SlackMessage[] {
-    return formatSlackDigest(digest, this.formatOptions).map((payload) => ({ channel: 'slack', payload }));
-  }
-
-  async send(message: SlackMessage, ctx: SendContext): Promise<SendResult> {
-    if (message.channel !== 'slack') return wrongChannel('slack', message.channel);
-    return sendJson(this.config.url, JSON.stringify(message.payload), {}, this.deps, ctx.signal);
+export class SlackSender extends JsonWebhookSender<'slack', SlackPayload, SlackFormatOptions> {
+  constructor(config: UrlChannelConfig, deps?: SenderDeps, formatOptions: SlackFormatOptions = {}) {
+    super('slack', config.url, formatSlackDigest, formatOptions, deps);
   }
 }

@@ -6,7 +6,7 @@
  * content: AdaptiveCard}]}`. Teams refuses messages over ~28 KB, so each card is kept under
  * a byte budget (default 25 000 bytes of JSON, leaving headroom for Teams' own envelope).
  */
-import type { ChannelSender, SendContext, SendResult, SenderDeps, TeamsMessage, UrlChannelConfig } from '../channel.types.js';
+import type { SenderDeps, UrlChannelConfig } from '../channel.types.js';
 import type { Digest } from '../notification.model.js';
 import { digestSummary, truncate, URGENCY_STYLE, type CertificateItem } from '../notification.render.js';
 import {
@@ -18,7 +18,7 @@ import {
   type MessageBuilder,
   type Section,
 } from './digest-packer.js';
-import { resolveDeps, sendJson, wrongChannel, type ResolvedDeps } from './http.transport.js';
+import { JsonWebhookSender } from './http.transport.js';
 
 export const TEAMS_LIMITS = {
   /** Teams' documented message size limit. */
@@ -198,24 +198,8 @@ export function formatTeamsDigest(digest: Digest, opts: TeamsFormatOptions = {})
   });
 }
 
-export class TeamsSender implements ChannelSender<TeamsMessage> {
-  readonly type = 'teams' as const;
-  private readonly deps: ResolvedDeps;
-
-  constructor(
-    private readonly config: UrlChannelConfig,
-    deps?: SenderDeps,
-    private readonly formatOptions: TeamsFormatOptions = {},
-  ) {
-    this.deps = resolveDeps(deps);
-  }
-
-  format(digest: Digest): TeamsMessage[] {
-    return formatTeamsDigest(digest, this.formatOptions).map((payload) => ({ channel: 'teams', payload }));
-  }
-
-  async send(message: TeamsMessage, ctx: SendContext): Promise<SendResult> {
-    if (message.channel !== 'teams') return wrongChannel('teams', message.channel);
-    return sendJson(this.config.url, JSON.stringify(message.payload), {}, this.deps, ctx.signal);
+export class TeamsSender extends JsonWebhookSender<'teams', TeamsPayload, TeamsFormatOptions> {
+  constructor(config: UrlChannelConfig, deps?: SenderDeps, formatOptions: TeamsFormatOptions = {}) {
+    super('teams', config.url, formatTeamsDigest, formatOptions, deps);
   }
 }
