@@ -10,6 +10,7 @@ import { parseCrl } from '../../src/pki/crl.js';
 import { parseOcspResponse } from '../../src/pki/ocsp.js';
 import { refreshCrl } from '../../src/revocation/crl.service.js';
 import { markCrlDirty } from '../../src/store/revocation.repository.js';
+import { TestClock } from '../helpers/clock.js';
 
 interface Pki {
   rootId: string;
@@ -318,4 +319,39 @@ forEachDialect(
     });
   },
   { env: { CERTA_JOBS: 'true', CERTA_CRL_COALESCE_MS: '200', CERTA_NOTIFY_INTERVAL: '3600' } },
+);
+
+const rotationClock = new TestClock();
+rotationClock.offsetMs = -25 * 86_400_000;
+
+forEachDialect(
+  'OCSP responder rotation',
+  (env) => {
+    const s = new Scratch();
+    afterAll(() => s.cleanup());
+
+    it('ok/the delegated responder certificate is re-issued when a third of its life remains; both verify with openssl', async () => {
+      // 25 days ago: a CA, a leaf and a first OCSP answer (responder valid 30 days).
+      const pki = await setupPki(env(), s, 'rot');
+      const leaf = await issue(env(), pki.profile, 'rot.example.test');
+      s.write('rot.pem', leaf.certificatePem);
+      s.ok('ocsp', '-issuer', 'int-rot.pem', '-cert', 'rot.pem', '-no_nonce', '-reqout', 'rot.req');
+      const first = await env().fetch(`/pki/ocsp/${pki.intId}`, { method: 'POST', headers: { 'content-type': 'application/ocsp-request' }, body: s.read('rot.req') });
+      const oldResponder = parseOcspResponse(Buffer.from(await first.arrayBuffer())).certificates[0];
+      expect(oldResponder).toBeDefined();
+      // Today: 5 days left on that responder, under a third of 30: a new one answers.
+      rotationClock.offsetMs = 0;
+      const r = await s.opensslAsync(['ocsp', '-issuer', 'int-rot.pem', '-cert', 'rot.pem', '-url', `${env().url}/pki/ocsp/${pki.intId}`, '-CAfile', 'root-rot.pem', '-verify_other', 'int-rot.pem', '-resp_text']);
+      expect(r.out).toContain('Response verify OK');
+      expect(r.out).toMatch(/rot\.pem: good/);
+      s.ok('ocsp', '-issuer', 'int-rot.pem', '-cert', 'rot.pem', '-no_nonce', '-reqout', 'rot2.req');
+      const second = await env().fetch(`/pki/ocsp/${pki.intId}`, { method: 'POST', headers: { 'content-type': 'application/ocsp-request' }, body: s.read('rot2.req') });
+      const newResponder = parseOcspResponse(Buffer.from(await second.arrayBuffer())).certificates[0];
+      expect(newResponder.equals(oldResponder)).toBe(false);
+      const rows = await env().app.services.db.selectFrom('ocsp_responders').select(['not_after']).where('authority_id', '=', pki.intId).orderBy('not_after').execute();
+      expect(rows).toHaveLength(2);
+      rotationClock.offsetMs = -25 * 86_400_000;
+    });
+  },
+  { clock: rotationClock },
 );
