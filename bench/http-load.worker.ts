@@ -12,11 +12,14 @@ export interface LoadJob {
   durationMs: number;
   /** Cycled through in order. Bodies are base64. */
   requests: Array<{ method: 'GET' | 'POST'; url: string; body?: string; contentType?: string; headers?: Record<string, string> }>;
+  /** Statuses counted as success (default: 200 only). */
+  okStatuses?: number[];
 }
 
 const job = await new Promise<LoadJob>((resolve) => process.once('message', (m) => resolve(m as LoadJob)));
 const agent = new http.Agent({ keepAlive: true, maxSockets: job.concurrency });
 const bodies = job.requests.map((r) => (r.body ? Buffer.from(r.body, 'base64') : undefined));
+const okStatuses = new Set(job.okStatuses ?? [200]);
 
 function send(i: number): Promise<boolean> {
   const r = job.requests[i % job.requests.length];
@@ -24,7 +27,7 @@ function send(i: number): Promise<boolean> {
   return new Promise((resolve, reject) => {
     const req = http.request(r.url, { method: r.method, agent, headers: { ...(r.headers ?? {}), ...(body ? { 'content-type': r.contentType ?? 'application/octet-stream', 'content-length': String(body.length) } : {}) } }, (res) => {
       res.resume();
-      res.on('end', () => resolve(res.statusCode === 200));
+      res.on('end', () => resolve(okStatuses.has(res.statusCode ?? 0)));
     });
     req.on('error', reject);
     req.end(body);

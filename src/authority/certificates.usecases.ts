@@ -201,7 +201,8 @@ export async function issueCertificate(svc: Services, principal: Principal | nul
   const labels = input.labels ?? (opts.predecessor ? (await certs.findCertificate(svc.db, opts.predecessor.id))?.labels : undefined) ?? {};
   await svc.db.transaction().execute(async (trx) => {
     await certs.insertCertificate(trx, row, labels);
-    if (opts.predecessor) await certs.setSuccessor(trx, opts.predecessor.id, id, nowIso);
+    // Conditional on the predecessor having no successor yet: of concurrent renewals, one wins (the rest roll back).
+    if (opts.predecessor && !(await certs.setSuccessor(trx, opts.predecessor.id, id, nowIso))) throw conflict(`certificate ${opts.predecessor.id} was already renewed`);
   });
   svc.events.emit(opts.predecessor ? { type: 'certificate.renewed', certificateId: id, previousId: opts.predecessor.id } : { type: 'certificate.issued', certificateId: id });
 

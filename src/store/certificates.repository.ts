@@ -71,7 +71,9 @@ export async function listCertificates(db: Db, q: CertificateQuery): Promise<Pag
   const c = decodeCursor(q.cursor);
   if (c) {
     const v = String(c.sortValue);
-    query = query.where((eb) => eb.or([eb(col, cmp, v), eb.and([eb(col, '=', v), eb('id', cmp, c.id)])]));
+    // A row-value comparison, not `col > v OR (col = v AND id > c)`: both engines seek the
+    // (col, id) index with it, where the OR form made them scan up to the cursor position.
+    query = query.where((eb) => eb(eb.refTuple(col, 'id'), cmp, eb.tuple(v, c.id)));
   }
   switch (q.status) {
     case 'active':
@@ -132,6 +134,8 @@ export async function setArchived(db: Db, id: string, at: string): Promise<void>
   await db.updateTable('certificates').set({ archived_at: at, updated_at: at }).where('id', '=', id).where('archived_at', 'is', null).execute();
 }
 
-export async function setSuccessor(db: Db, id: string, successorId: string, at: string): Promise<void> {
-  await db.updateTable('certificates').set({ successor_id: successorId, updated_at: at }).where('id', '=', id).execute();
+/** Link a successor; false when the certificate already has one (a concurrent renewal won). */
+export async function setSuccessor(db: Db, id: string, successorId: string, at: string): Promise<boolean> {
+  const r = await db.updateTable('certificates').set({ successor_id: successorId, updated_at: at }).where('id', '=', id).where('successor_id', 'is', null).executeTakeFirst();
+  return Number(r.numUpdatedRows) === 1;
 }

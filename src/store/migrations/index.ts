@@ -7,10 +7,12 @@ import * as foundation from './2026-11-28T00-00-foundation.js';
 import * as pki from './2026-11-28T01-00-pki.js';
 import * as revocation from './2026-11-28T02-00-revocation.js';
 import * as notifications from './2026-11-28T03-00-notifications.js';
+import * as inventoryIndexes from './2026-11-29T00-00-inventory-indexes.js';
 
 export const migrations: Record<string, Migration> = {
   '2026-11-28T00-00-foundation': foundation,
   '2026-11-28T01-00-pki': pki,
   '2026-11-28T02-00-revocation': revocation,
   '2026-11-28T03-00-notifications': notifications,
+  '2026-11-29T00-00-inventory-indexes': inventoryIndexes,
 };
