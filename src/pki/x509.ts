@@ -586,12 +586,25 @@ export function parseCsr(text: string): ParsedCsr {
     if (!/^[A-Za-z0-9+/=\s_-]+$/.test(trimmed)) throw badCsr('the csr is neither PEM nor base64 DER');
     bytes = Buffer.from(trimmed.replace(/\s+/g, ''), trimmed.includes('-') || trimmed.includes('_') ? 'base64url' : 'base64');
   }
-  // Step 2: parse.
-  let csr: x509.Pkcs10CertificateRequest;
+  // Step 2: parse (DER walker: CertificationRequestInfo = version, subject, SPKI, [0] attributes).
   let publicKey: KeyObject;
+  let subject: Partial<Subject>;
+  let sans: Sans | null = null;
   try {
-    csr = new x509.Pkcs10CertificateRequest(bytes);
-    publicKey = createPublicKey({ key: Buffer.from(csr.publicKey.rawData), format: 'der', type: 'spki' });
+    const [info] = der.children(bytes, der.read(bytes));
+    const parts = der.children(bytes, info);
+    publicKey = createPublicKey({ key: der.raw(bytes, parts[2]), format: 'der', type: 'spki' });
+    subject = decodeSubject(bytes, parts[1]);
+    const attributes = parts[3]?.tag === 0xa0 ? der.children(bytes, parts[3]) : [];
+    for (const attr of attributes) {
+      const [oidTlv, values] = der.children(bytes, attr);
+      if (!der.raw(bytes, oidTlv).equals(EXTENSION_REQUEST)) continue;
+      const [exts] = der.children(bytes, values);
+      for (const e of der.children(bytes, exts)) {
+        const f = der.children(bytes, e);
+        if (der.raw(bytes, f[0]).equals(SAN_OID)) sans = sansOf(der.body(bytes, f[f.length - 1]));
+      }
+    }
   } catch {
     throw badCsr('the csr is not a parseable PKCS#10 request');
   }
@@ -599,23 +612,34 @@ export function parseCsr(text: string): ParsedCsr {
   const alg = keyAlgorithmOf(publicKey);
   if (!alg.algorithm) throw new DomainError('weak_key', `the CSR's key is not acceptable: ${alg.description}`, [{ field: '/body/csr', message: alg.description }]);
   if (!verifyCsrSignature(bytes, publicKey)) throw badCsr('the CSR signature does not verify (no proof of possession of the key)');
-  // Step 4: names (checked against the profile by the caller, never trusted).
-  const map: Record<string, keyof Subject> = { CN: 'commonName', O: 'organization', OU: 'organizationalUnit', C: 'country', L: 'locality', ST: 'state' };
-  const subject: Partial<Subject> = {};
-  for (const rdn of csr.subjectName.toJSON()) for (const [k, v] of Object.entries(rdn)) if (map[k]) subject[map[k]] = v[0];
-  let sans: Sans | null = null;
-  const sanExt = csr.getExtension('2.5.29.17');
-  if (sanExt) {
-    const s = new x509.SubjectAlternativeNameExtension(sanExt.rawData);
-    sans = { dns: [], ip: [], email: [], uri: [] };
-    for (const g of s.names.items) {
-      if (g.type === 'dns') sans.dns.push(g.value);
-      else if (g.type === 'ip') sans.ip.push(g.value);
-      else if (g.type === 'email') sans.email.push(g.value);
-      else if (g.type === 'url') sans.uri.push(g.value);
+  // Step 4: names are returned as found; the caller checks them against the profile, never trusts them.
+  return { publicKey, keyAlgorithm: alg.algorithm, keyDescription: alg.description, subject: subject.commonName ? (subject as Subject) : null, sans };
+}
+
+const EXTENSION_REQUEST = der.oid('1.2.840.113549.1.9.14');
+const SAN_OID = der.oid('2.5.29.17');
+const NAME_ATTRIBUTES: Record<string, keyof Subject> = {
+  [der.oid('2.5.4.3').toString('hex')]: 'commonName',
+  [der.oid('2.5.4.10').toString('hex')]: 'organization',
+  [der.oid('2.5.4.11').toString('hex')]: 'organizationalUnit',
+  [der.oid('2.5.4.6').toString('hex')]: 'country',
+  [der.oid('2.5.4.7').toString('hex')]: 'locality',
+  [der.oid('2.5.4.8').toString('hex')]: 'state',
+};
+
+/** The usual attributes of a Name (first value of each wins); string types decoded by tag. */
+function decodeSubject(buf: Buffer, name: der.Tlv): Partial<Subject> {
+  const out: Partial<Subject> = {};
+  for (const rdn of der.children(buf, name)) {
+    for (const atv of der.children(buf, rdn)) {
+      const [type, value] = der.children(buf, atv);
+      const key = NAME_ATTRIBUTES[der.raw(buf, type).toString('hex')];
+      if (!key || key in out) continue;
+      const body = der.body(buf, value);
+      out[key] = value.tag === 0x1e ? Buffer.from(body).swap16().toString('utf16le') : value.tag === 0x14 ? body.toString('latin1') : body.toString('utf8');
     }
   }
-  return { publicKey, keyAlgorithm: alg.algorithm, keyDescription: alg.description, subject: subject.commonName ? (subject as Subject) : null, sans };
+  return out;
 }
 
 /** Verify the CSR's self-signature with node:crypto (RSA PKCS#1 v1.5 / PSS, ECDSA, Ed25519). */

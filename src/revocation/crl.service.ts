@@ -1,9 +1,10 @@
 /**
  * CRL generation and the job that keeps every authority's CRL fresh.
  *
- * - CRLs are built by a job, never per request: soon after a revocation (bursts coalesce
+ * - CRLs are built by a job, not per request: soon after a revocation (bursts coalesce
  *   behind `crlCoalesceMs`) and before nextUpdate (at half-life). They are stored in the
- *   database, so every replica serves the same bytes.
+ *   database, so every replica serves the same bytes. A fetch that finds revocations
+ *   waiting past the window (jobs off or behind) runs the same claimed refresh once.
  * - Replicas coordinate through the database only: the dirty flag is claimed with a
  *   compare-and-clear, and the (authority_id, crl_number) primary key makes sure one CRL
  *   number is taken once; a loser rebuilds with the next number.
@@ -158,6 +159,12 @@ export async function currentCrl(svc: Services, authorityId: string, kind: CrlKi
   const a = await authorities.findAuthority(svc.db, authorityId);
   if (!a) throw new DomainError('not_found', 'authority not found');
   let row = await repo.latestCrl(svc.db, a.id, kind === 'delta');
+  // Revocations waiting past the coalescing window (the job is off or behind): publish now.
+  const state = row ? await repo.crlState(svc.db, a.id) : undefined;
+  if (row && state?.dirty_since && svc.clock.now().getTime() - new Date(state.dirty_since).getTime() >= svc.config.crlCoalesceMs) {
+    await refreshCrl(svc, a.id);
+    row = (await repo.latestCrl(svc.db, a.id, kind === 'delta')) ?? row;
+  }
   if (!row || new Date(row.next_update) <= svc.clock.now()) {
     // No CRL yet (new authority) or the job is behind: never serve an expired list.
     if (!signsCrls(a)) throw new DomainError('not_found', `authority "${a.name}" publishes no CRL`);

@@ -125,7 +125,7 @@ export interface RevokedRow {
  * at or after that time (delta CRLs), including lifted holds.
  */
 export async function* revokedCertificates(db: Db, authorityId: string, opts: { since?: string; pageSize?: number } = {}): AsyncGenerator<RevokedRow> {
-  const pageSize = opts.pageSize ?? 10_000;
+  const pageSize = opts.pageSize ?? 50_000;
   let after: string | null = null;
   while (true) {
     let q = db

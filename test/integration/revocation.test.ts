@@ -162,7 +162,8 @@ forEachDialect(
       expect(c.out).toMatch(/X509v3 CRL Number:\s+\n?\s*\d+/);
       expect(c.out).toMatch(/X509v3 Authority Key Identifier/);
       expect(c.out).toMatch(/Freshest CRL|X509v3 Freshest CRL/i);
-      expect(c.out).toContain(`Serial Number: ${bad.serialNumber.toUpperCase().replace(/^0+/, '')}`);
+      // openssl pads odd-length serials with a leading 0.
+      expect(c.out).toMatch(new RegExp(`Serial Number: 0*${bad.serialNumber.toUpperCase().replace(/^0+/, '')}\\b`));
       expect(c.out).toMatch(/Affiliation Changed/);
       const summary = parseCrl(s.read('int-crl.der'));
       expect(String(summary.crlNumber)).toBe(info.crlNumber);
