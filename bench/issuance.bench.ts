@@ -8,11 +8,9 @@
  *
  *   node --import tsx bench/issuance.bench.ts [sqlite|postgres|both] [--seconds 8] [--csrs 2000] [--rows 100000] [--list-concurrency 4] [--phases issue,list]
  */
-import { fork } from 'node:child_process';
 import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { loadavg } from 'node:os';
-import { fileURLToPath } from 'node:url';
-import { startBenchApp, type BenchApp, type LoadResult } from './lib.js';
+import { loadInChild, startBenchApp, type BenchApp, type LoadResult } from './lib.js';
 import type { LoadJob } from './http-load.worker.js';
 import { createCsr } from '../src/pki/x509.js';
 import { encodeCursor } from '../src/store/pagination.js';
@@ -56,14 +54,6 @@ async function makeCsrBodies(n: number): Promise<string[]> {
   return out;
 }
 
-function loadInWorker(job: LoadJob): Promise<LoadResult> {
-  return new Promise((resolve, reject) => {
-    const child = fork(fileURLToPath(new URL('./http-load.worker.ts', import.meta.url)), [], { execArgv: ['--import', 'tsx'] });
-    child.once('message', (m) => resolve(m as LoadResult));
-    child.once('error', reject);
-    child.send(job);
-  });
-}
 
 /** n inventory rows copied from a real issued row; not_after spread over a year. */
 async function seedInventory(b: BenchApp, templateId: string, n: number): Promise<void> {
@@ -115,15 +105,15 @@ async function benchDialect(dialect: 'sqlite' | 'postgres', csrBodies: string[])
     const post = (body: string) => ({ method: 'POST' as const, url: `${b.url}/api/v1/certificates`, body: Buffer.from(body).toString('base64'), contentType: 'application/json', headers });
     const durationMs = seconds * 1000;
     // Warm-up: JIT, connection pool, statement caches.
-    await loadInWorker({ name: 'warm-up', concurrency: 8, durationMs: 1500, requests: csrBodies.slice(0, 200).map(post), okStatuses: [201] });
+    await loadInChild('http-load', { name: 'warm-up', concurrency: 8, durationMs: 1500, requests: csrBodies.slice(0, 200).map(post), okStatuses: [201] });
     for (const concurrency of phases.has('issue') ? [16, 64] : []) {
-      const r = await loadInWorker({ name: `issue (CSR, P-256) c=${concurrency}, ${dialect}`, concurrency, durationMs, requests: csrBodies.map(post), okStatuses: [201] });
+      const r = await loadInChild('http-load', { name: `issue (CSR, P-256) c=${concurrency}, ${dialect}`, concurrency, durationMs, requests: csrBodies.map(post), okStatuses: [201] });
       results.push(r);
       console.log(fmt(r));
     }
     const keygen = Array.from({ length: 500 }, (_, i) => post(JSON.stringify({ profile: 'bench', subject: { commonName: `k${i}.bench.test` }, sans: { dns: [`k${i}.bench.test`] }, keyAlgorithm: 'ecdsa-p256', validityDays: 30 })));
     for (const concurrency of phases.has('issue') ? [16, 64] : []) {
-      const r = await loadInWorker({ name: `issue (server key, P-256) c=${concurrency}, ${dialect}`, concurrency, durationMs, requests: keygen, okStatuses: [201] });
+      const r = await loadInChild('http-load', { name: `issue (server key, P-256) c=${concurrency}, ${dialect}`, concurrency, durationMs, requests: keygen, okStatuses: [201] });
       results.push(r);
       console.log(fmt(r));
     }
@@ -158,7 +148,7 @@ async function benchDialect(dialect: 'sqlite' | 'postgres', csrBodies: string[])
       ['list sort=-createdAt (limit=50)', [get('limit=50&sort=-createdAt')]],
     ];
     for (const [name, requests] of lists) {
-      const r = await loadInWorker({ name: `${name}, ${dialect}`, concurrency: listConcurrency, durationMs: Math.max(3000, durationMs / 2), requests });
+      const r = await loadInChild('http-load', { name: `${name}, ${dialect}`, concurrency: listConcurrency, durationMs: Math.max(3000, durationMs / 2), requests });
       results.push(r);
       console.log(fmt(r));
     }

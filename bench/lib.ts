@@ -3,7 +3,9 @@
  * previous request) that reports throughput and latency percentiles, and app start-up on
  * either dialect in a throwaway data dir / database.
  */
+import { fork } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -130,3 +132,18 @@ export async function startBenchApp(dialect: 'sqlite' | 'postgres', env: Record<
     },
   };
 }
+
+/**
+ * Run a load generator in a forked child process (its own core on a 2-core machine):
+ * `http-load.worker.ts` (node:http, per-request bodies and headers) or
+ * `autocannon.worker.ts` (cheaper client, optional pipelining). The job goes over IPC.
+ */
+export function loadInChild(worker: 'http-load' | 'autocannon', job: object): Promise<LoadResult> {
+  return new Promise((resolve, reject) => {
+    const child = fork(fileURLToPath(new URL(`./${worker}.worker.ts`, import.meta.url)), [], { execArgv: ['--import', 'tsx'] });
+    child.once('message', (m) => resolve(m as LoadResult));
+    child.once('error', reject);
+    child.send(job);
+  });
+}
+

@@ -7,12 +7,11 @@
  *
  *   node --import tsx bench/revocation.bench.ts [sqlite|postgres] [--seconds 10] [--crl 100000,1000000] [--ocsp false]
  */
-import { fork, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { report, startBenchApp, type BenchApp, type LoadResult } from './lib.js';
-import type { LoadJob } from './http-load.worker.js';
+import { loadInChild, report, startBenchApp, type BenchApp } from './lib.js';
 import { sql } from 'kysely';
 import { certIdFor } from '../src/pki/ocsp.js';
 import { generateCrl } from '../src/revocation/crl.service.js';
@@ -98,25 +97,7 @@ async function seedCertificates(b: BenchApp, authorityId: string, templateId: st
   return serials;
 }
 
-/** autocannon in a child process (its own core). */
-function autocannonInWorker(job: { name: string; url: string; connections: number; pipelining: number; seconds: number }): Promise<LoadResult> {
-  return new Promise((resolve, reject) => {
-    const child = fork(fileURLToPath(new URL('./autocannon.worker.ts', import.meta.url)), [], { execArgv: ['--import', 'tsx'] });
-    child.once('message', (m) => resolve(m as LoadResult));
-    child.once('error', reject);
-    child.send(job);
-  });
-}
 
-/** Run a load job in a child process (its own core) and return its figures. */
-function loadInWorker(job: LoadJob): Promise<LoadResult> {
-  return new Promise((resolve, reject) => {
-    const child = fork(fileURLToPath(new URL('./http-load.worker.ts', import.meta.url)), [], { execArgv: ['--import', 'tsx'] });
-    child.once('message', (m) => resolve(m as LoadResult));
-    child.once('error', reject);
-    child.send(job);
-  });
-}
 
 async function ocspBench(): Promise<void> {
   const b = await startBenchApp(dialect, { CERTA_OCSP_CACHE_SECONDS: '60' });
@@ -129,14 +110,14 @@ async function ocspBench(): Promise<void> {
     const concurrency = 32;
     const b64 = (der: Buffer) => encodeURIComponent(der.toString('base64'));
     const one = ocspRequest(intDer, leaf.serialNumber);
-    report(await loadInWorker({ name: `OCSP GET, one certificate (cached), ${dialect}`, concurrency, durationMs, requests: [{ method: 'GET', url: `${base}/${b64(one)}` }] }));
+    report(await loadInChild('http-load', { name: `OCSP GET, one certificate (cached), ${dialect}`, concurrency, durationMs, requests: [{ method: 'GET', url: `${base}/${b64(one)}` }] }));
     // The same with autocannon (cheaper client, HTTP/1.1 pipelining as OCSP caches and proxies do).
     for (const pipelining of [1, 4]) {
-      report(await autocannonInWorker({ name: `OCSP GET cached, autocannon x${pipelining}, ${dialect}`, url: `${base}/${b64(one)}`, connections: 32, pipelining, seconds }));
+      report(await loadInChild('autocannon', { name: `OCSP GET cached, autocannon x${pipelining}, ${dialect}`, url: `${base}/${b64(one)}`, connections: 32, pipelining, seconds }));
     }
     // Random certificates: 20,000 distinct requests, so nearly every one is looked up and signed.
     const random = Array.from({ length: 20_000 }, () => ({ method: 'GET' as const, url: `${base}/${b64(ocspRequest(intDer, serials[Math.floor(Math.random() * serials.length)]))}` }));
-    report(await loadInWorker({ name: `OCSP GET, random among 100k, ${dialect}`, concurrency, durationMs, requests: random }));
+    report(await loadInChild('http-load', { name: `OCSP GET, random among 100k, ${dialect}`, concurrency, durationMs, requests: random }));
     // The responder alone (no HTTP): what one core does behind any HTTP front.
     const svc = b.app.services;
     for (const [name, make] of [
@@ -152,7 +133,7 @@ async function ocspBench(): Promise<void> {
       console.log(`${`${name}, ${dialect}`.padEnd(48)} ${String(n).padStart(7)} req  ${(n / ((performance.now() - t0) / 1000)).toFixed(0).padStart(9)}/s  (sequential, in process)`);
     }
     const nonced = Array.from({ length: 20_000 }, () => ({ method: 'POST' as const, url: base, body: ocspRequest(intDer, leaf.serialNumber, true).toString('base64'), contentType: 'application/ocsp-request' }));
-    report(await loadInWorker({ name: `OCSP POST with nonce (signed per request), ${dialect}`, concurrency, durationMs, requests: nonced }));
+    report(await loadInChild('http-load', { name: `OCSP POST with nonce (signed per request), ${dialect}`, concurrency, durationMs, requests: nonced }));
   } finally {
     await b.close();
   }

@@ -6,9 +6,7 @@
  *
  *   node --import tsx bench/verify.bench.ts [sqlite|postgres] [--seconds 10] [--concurrency 32]
  */
-import { fork } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
-import { report, startBenchApp, type LoadResult } from './lib.js';
+import { loadInChild, report, startBenchApp } from './lib.js';
 import type { LoadJob } from './http-load.worker.js';
 import { verifyChain, parseCertificateBundle } from '../src/pki/verify/index.js';
 
@@ -21,14 +19,6 @@ const opt = (name: string, def: string) => {
 const seconds = Number(opt('seconds', '10'));
 const concurrency = Number(opt('concurrency', '32'));
 
-function loadInWorker(job: LoadJob): Promise<LoadResult> {
-  return new Promise((resolve, reject) => {
-    const child = fork(fileURLToPath(new URL('./http-load.worker.ts', import.meta.url)), [], { execArgv: ['--import', 'tsx'] });
-    child.once('message', (m) => resolve(m as LoadResult));
-    child.once('error', reject);
-    child.send(job);
-  });
-}
 
 const b = await startBenchApp(dialect);
 try {
@@ -54,8 +44,8 @@ try {
   });
   const check = await post('/api/v1/verify/chain', { certificates: chain, trust: ['supplied'], trustAnchors: root.certificatePem, hostname: 'www.bench.test' });
   if (!check.valid) throw new Error(`the bench chain does not verify: ${JSON.stringify(check.errors)}`);
-  report(await loadInWorker(job(`verifyChain, 3 certs P-256, root supplied, ${dialect}`, { certificates: chain, trust: ['supplied'], trustAnchors: root.certificatePem, hostname: 'www.bench.test' })));
-  report(await loadInWorker(job(`verifyChain, 3 certs P-256, internal trust, ${dialect}`, { certificates: chain, trust: ['internal'], hostname: 'www.bench.test' })));
+  report(await loadInChild('http-load', job(`verifyChain, 3 certs P-256, root supplied, ${dialect}`, { certificates: chain, trust: ['supplied'], trustAnchors: root.certificatePem, hostname: 'www.bench.test' })));
+  report(await loadInChild('http-load', job(`verifyChain, 3 certs P-256, internal trust, ${dialect}`, { certificates: chain, trust: ['internal'], hostname: 'www.bench.test' })));
 
   // The engine alone: the ceiling behind HTTP, JSON and auth.
   const certificates = parseCertificateBundle(chain);

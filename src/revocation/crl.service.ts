@@ -22,7 +22,7 @@ import { crlUrl, deltaCrlUrl } from '../authority/urls.js';
 
 /** How many generated CRLs to keep per authority (older ones are never served). */
 const KEEP_CRLS = 4;
-const MAX_NUMBER_RACES = 5;
+const MAX_NUMBER_RACES = 20;
 
 export type CrlKind = 'full' | 'delta';
 
@@ -131,7 +131,19 @@ export async function generateCrl(svc: Services, authorityId: string, kind: CrlK
  * none, when it passed half its life, or when the list is small; a delta only when the
  * list is large and the full CRL still fresh. Returns what was generated.
  */
-export async function refreshCrl(svc: Services, authorityId: string): Promise<GeneratedCrl[]> {
+export function refreshCrl(svc: Services, authorityId: string): Promise<GeneratedCrl[]> {
+  // One refresh of an authority at a time in this process (the job, a fetch and a test may
+  // ask together); across replicas the dirty-flag claim and the primary key arbitrate.
+  const previous = refreshing.get(authorityId) ?? Promise.resolve([]);
+  const next = previous.catch(() => []).then(() => refreshNow(svc, authorityId));
+  refreshing.set(authorityId, next);
+  void next.finally(() => refreshing.get(authorityId) === next && refreshing.delete(authorityId)).catch(() => {});
+  return next;
+}
+
+const refreshing = new Map<string, Promise<GeneratedCrl[]>>();
+
+async function refreshNow(svc: Services, authorityId: string): Promise<GeneratedCrl[]> {
   const now = svc.clock.now();
   const state = await repo.crlState(svc.db, authorityId);
   const full = await repo.latestCrlInfo(svc.db, authorityId, false);
@@ -162,8 +174,13 @@ export async function currentCrl(svc: Services, authorityId: string, kind: CrlKi
   // Revocations waiting past the coalescing window (the job is off or behind): publish now.
   const state = row ? await repo.crlState(svc.db, a.id) : undefined;
   if (row && state?.dirty_since && svc.clock.now().getTime() - new Date(state.dirty_since).getTime() >= svc.config.crlCoalesceMs) {
-    await refreshCrl(svc, a.id);
-    row = (await repo.latestCrl(svc.db, a.id, kind === 'delta')) ?? row;
+    try {
+      await refreshCrl(svc, a.id);
+      row = (await repo.latestCrl(svc.db, a.id, kind === 'delta')) ?? row;
+    } catch (err) {
+      // The current CRL is still valid until its nextUpdate: serve it, the job retries.
+      svc.log.warn({ err, authorityId: a.id }, 'CRL refresh on fetch failed; serving the current CRL');
+    }
   }
   if (!row || new Date(row.next_update) <= svc.clock.now()) {
     // No CRL yet (new authority) or the job is behind: never serve an expired list.

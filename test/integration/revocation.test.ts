@@ -8,7 +8,7 @@ import { forEachDialect, type TestEnv } from '../helpers/harness.js';
 import { Scratch } from '../helpers/openssl.js';
 import { parseCrl } from '../../src/pki/crl.js';
 import { parseOcspResponse } from '../../src/pki/ocsp.js';
-import { refreshCrl } from '../../src/revocation/crl.service.js';
+import { generateCrl, refreshCrl } from '../../src/revocation/crl.service.js';
 import { markCrlDirty } from '../../src/store/revocation.repository.js';
 import { TestClock } from '../helpers/clock.js';
 
@@ -302,6 +302,9 @@ forEachDialect(
         const svc = env().app.services;
         await markCrlDirty(svc.db, burst.intId, svc.clock.now().toISOString());
         await Promise.all([refreshCrl(svc, burst.intId), refreshCrl(svc, burst.intId), refreshCrl(svc, burst.intId)]);
+        // Generators that do not share a process (replicas) race for numbers: each gets its own.
+        const raced = await Promise.all([generateCrl(svc, burst.intId, 'full'), generateCrl(svc, burst.intId, 'full'), generateCrl(svc, burst.intId, 'full')]);
+        expect(new Set(raced.map((g) => g.crlNumber.toString())).size).toBe(3);
         await watcher;
         const info = await settledCrl(env(), burst.intId, 1000);
         const crl = parseCrl(await fetchCrl(env(), s, burst.intId, 'burst'), { withEntries: true });
