@@ -28,7 +28,6 @@ export type ErrorCode =
   | 'target_not_allowed'
   | 'upstream_error'
   | 'internal_error'
-  | 'not_implemented'
   | 'not_ready';
 
 export interface FieldError {

@@ -58,13 +58,10 @@ export async function createDispatcher(svc: Services, handlers: HandlerMap): Pro
     },
   });
 
-  // Every operation must have a handler (a test enforces it); during development a missing
-  // one answers 501 instead of preventing the whole service from starting.
+  // Every operation in the spec has a handler, or the service does not start (a test
+  // checks it too): a published operation never answers "not implemented".
   const missing = listOperations().filter((op) => !(handlers as Record<string, unknown>)[op.operationId]).map((op) => op.operationId);
-  if (missing.length) svc.log.warn({ missing }, 'operations without a handler answer 501');
-  const notImplemented = async () => {
-    throw new DomainError('not_implemented', 'this operation is not implemented by this server');
-  };
+  if (missing.length) throw new Error(`operations without a handler: ${missing.join(', ')}`);
 
   const wrap =
     (operationId: string, fn: (c: HandlerContext<any>) => Promise<HandlerResult> | HandlerResult) =>
@@ -115,7 +112,6 @@ export async function createDispatcher(svc: Services, handlers: HandlerMap): Pro
 
   const registered: Record<string, any> = {};
   for (const [id, fn] of Object.entries(handlers)) registered[id] = wrap(id, fn as any);
-  for (const id of missing) registered[id] = wrap(id, notImplemented);
   api.register({
     ...registered,
     notFound: async () => {

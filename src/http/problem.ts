@@ -28,7 +28,6 @@ const STATUS: Record<ErrorCode, number> = {
   target_not_allowed: 403,
   upstream_error: 502,
   internal_error: 500,
-  not_implemented: 501,
   not_ready: 503,
 };
 
@@ -56,7 +55,6 @@ const TITLE: Record<ErrorCode, string> = {
   target_not_allowed: 'Target not allowed',
   upstream_error: 'Upstream error',
   internal_error: 'Internal server error',
-  not_implemented: 'Not implemented',
   not_ready: 'Service not ready',
 };
 
