@@ -8,6 +8,11 @@ export async function insertAuditEvent(db: Db, e: AuditEventRow): Promise<void> 
   await db.insertInto('audit_events').values(e).execute();
 }
 
+/** Several events in one statement (one commit); callers keep batches small. */
+export async function insertAuditEvents(db: Db, events: AuditEventRow[]): Promise<void> {
+  if (events.length) await db.insertInto('audit_events').values(events).execute();
+}
+
 export interface AuditQuery {
   limit: number;
   cursor?: string;

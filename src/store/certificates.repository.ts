@@ -34,6 +34,15 @@ export async function findBySerial(db: Db, authorityId: string, serial: string):
   return db.selectFrom('certificates').selectAll().where('authority_id', '=', authorityId).where('serial', '=', serial).executeTakeFirst();
 }
 
+/** Only what a revocation check needs (no DER, no metadata): the verifier calls it per certificate. */
+export async function revocationStatusBySerial(
+  db: Db,
+  authorityId: string,
+  serial: string,
+): Promise<Pick<CertificateRow, 'revoked_at' | 'revocation_reason'> | undefined> {
+  return db.selectFrom('certificates').select(['revoked_at', 'revocation_reason']).where('authority_id', '=', authorityId).where('serial', '=', serial).executeTakeFirst();
+}
+
 export interface CertificateQuery {
   limit: number;
   cursor?: string;

@@ -7,18 +7,16 @@
  * Unusable input (not a certificate, truncated DER, bad parameters) is a 400 problem; any
  * validation outcome, including "no anchor at all", is a 200 report.
  */
-import { createHash } from 'node:crypto';
 import { isIP } from 'node:net';
 import tls from 'node:tls';
 import type { Principal, Services } from '../context.js';
 import { DomainError, badCertificate, badRequest } from '../errors.js';
 import type { Schemas } from '../spec.js';
-import * as authoritiesRepo from '../store/authorities.repository.js';
-import * as certsRepo from '../store/certificates.repository.js';
 import { TargetGuard } from '../notify/target-guard.js';
-import { parseCertificateBundle, parseCrlBundle, verifyChain as runEngine, type PeerName, type RevocationLookup, type VerifyInput } from '../pki/verify/index.js';
+import { parseCertificateBundle, parseCrlBundle, verifyChain as runEngine, type PeerName, type VerifyInput } from '../pki/verify/index.js';
 import { pemEncode } from '../pki/x509.js';
 import { captureEndpoint } from './endpoint.js';
+import { internalPki } from './internal-trust.js';
 
 type VerifyChainRequest = Schemas['VerifyChainRequest'];
 type VerifyEndpointRequest = Schemas['VerifyEndpointRequest'];
@@ -27,8 +25,6 @@ export type VerifyReport = Schemas['VerifyReport'];
 
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
-const sha256 = (der: Uint8Array) => createHash('sha256').update(der).digest('hex');
-const normaliseSerial = (hex: string) => hex.toLowerCase().replace(/^0+(?=.)/, '');
 const stripBrackets = (host: string) => host.trim().replace(/^\[(.*)\]$/, '$1');
 
 /** Runs `fn`, attaching `field` to the 4xx DomainErrors it throws (so the problem names the offending field). */
@@ -78,38 +74,6 @@ function systemRoots(): Uint8Array[] {
     systemRootsCache = out;
   }
   return systemRootsCache;
-}
-
-interface InternalPki {
-  /** Authorities with no parent in Certa (roots, imported and activated external CAs). */
-  anchors: Uint8Array[];
-  /** Certa's intermediates, offered as untrusted path-building candidates. */
-  intermediates: Uint8Array[];
-  /** Certa's revocation records (certificates and intermediate authorities). */
-  revocation: RevocationLookup;
-}
-
-async function internalPki(svc: Services): Promise<InternalPki> {
-  const rows = (await authoritiesRepo.allAuthorities(svc.db)).filter((r) => r.status !== 'pending' && r.certificate_der);
-  const byFingerprint = new Map(rows.map((r) => [sha256(r.certificate_der!), r]));
-  const anchors: Uint8Array[] = [];
-  const intermediates: Uint8Array[] = [];
-  for (const r of rows) {
-    const der = new Uint8Array(r.certificate_der!);
-    if (r.parent_id === null && r.status !== 'revoked') anchors.push(der);
-    else intermediates.push(der);
-  }
-  const revocation: RevocationLookup = async (issuerDer, serialHex) => {
-    const issuer = byFingerprint.get(sha256(issuerDer));
-    if (!issuer) return undefined;
-    const serial = normaliseSerial(serialHex);
-    const child = rows.find((r) => r.parent_id === issuer.id && r.serial && normaliseSerial(r.serial) === serial);
-    const record = child ?? (await certsRepo.findBySerial(svc.db, issuer.id, serial));
-    if (!record) return undefined;
-    if (!record.revoked_at) return { revoked: false };
-    return { revoked: true, reason: record.revocation_reason ?? undefined, revokedAt: new Date(record.revoked_at) };
-  };
-  return { anchors, intermediates, revocation };
 }
 
 function trustSources(requested: TrustSource[] | undefined, defaults: TrustSource[], trustAnchors: string | undefined): TrustSource[] {

@@ -37,6 +37,8 @@ export interface TestEnv {
   userWithRoles(roles: string[], email?: string): Promise<{ id: string; email: string; token: string; password: string }>;
   /** A raw fetch against the app (for non-JSON or deliberately malformed requests). */
   fetch(path: string, init?: RequestInit): Promise<Response>;
+  /** A second App on the same database and data dir, as another replica would be (no jobs). */
+  replica(): Promise<{ app: App; client(token?: string | null): CertaClient; stop(): Promise<void> }>;
 }
 
 export interface StartOptions {
@@ -78,10 +80,11 @@ export async function startTestApp(dialect: DialectName, opts: StartOptions = {}
   };
 }
 
-export function makeEnv(dialect: DialectName, app: App, dataDir: string, adminToken: string): TestEnv {
+export function makeEnv(dialect: DialectName, app: App, dataDir: string, adminToken: string, pgSchema?: string): TestEnv {
   const url = app.url;
-  const client = (token?: string | null) =>
-    createCertaClient({ baseUrl: url, token: token === undefined ? adminToken : (token ?? undefined), middleware: [responseValidation] });
+  const clientFor = (baseUrl: string) => (token?: string | null) =>
+    createCertaClient({ baseUrl, token: token === undefined ? adminToken : (token ?? undefined), middleware: [responseValidation] });
+  const client = clientFor(url);
   const env: TestEnv = {
     dialect,
     app,
@@ -103,6 +106,11 @@ export function makeEnv(dialect: DialectName, app: App, dataDir: string, adminTo
     },
     fetch(path, init) {
       return fetch(url + path, init);
+    },
+    async replica() {
+      const other = new App({ config: { ...app.config, port: 0, jobsEnabled: false }, pgSchema, logger: createLogger(app.config.logLevel) });
+      await other.start();
+      return { app: other, client: clientFor(other.url), stop: () => other.stop() };
     },
   };
   return env;
@@ -126,7 +134,7 @@ export function forEachDialect(name: string, fn: (get: () => TestEnv) => void, o
           body: JSON.stringify({ email: ADMIN_EMAIL, password: ADMIN_PASSWORD }),
         });
         const { token } = (await res.json()) as { token: string };
-        env = makeEnv(dialect, started.app, started.dataDir, token);
+        env = makeEnv(dialect, started.app, started.dataDir, token, started.pgSchema);
       });
       afterAll(async () => {
         await cleanup?.();

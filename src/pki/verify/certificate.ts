@@ -31,6 +31,7 @@ import {
 } from './der.js';
 import { type GeneralName, type Name, type NameConstraintsValue, parseGeneralName, parseGeneralNames, parseName, namesEqual } from './names.js';
 import { EXT } from './oids.js';
+import { Lru } from './lru.js';
 
 export interface AlgorithmId {
   oid: string;
@@ -345,7 +346,26 @@ function parsed<V>(ext: Extension, fn: (v: Uint8Array) => V): Parsed<V> {
 
 // ---------------------------------------------------------------------------------------
 
+// Parsed certificates are immutable and a pure function of their DER, so they are shared
+// across verifications (bounded), keyed by SHA-256: trust anchors, intermediates and
+// re-submitted chains are parsed once, and the per-certificate caches keyed by the parsed
+// object (public key, key info, self-signature) then hit across requests too.
+const parsedCache = new Lru<Certificate>(4096);
+const CACHEABLE_BYTES = 64 * 1024;
+
+/** Parses a DER certificate (throws `DerError` on structural damage); results are shared. */
 export function parseCertificate(der: Uint8Array): Certificate {
+  const fingerprint = createHash('sha256').update(der).digest('hex');
+  const hit = parsedCache.get(fingerprint);
+  if (hit) return hit;
+  if (der.length > CACHEABLE_BYTES) return decodeCertificate(der, fingerprint);
+  // Parse a private copy: a cached certificate must not pin the request buffer it came in.
+  const cert = decodeCertificate(der.slice(), fingerprint);
+  parsedCache.set(fingerprint, cert);
+  return cert;
+}
+
+function decodeCertificate(der: Uint8Array, fingerprint: string): Certificate {
   const top = readSingle(der, 'certificate');
   const parts = sequence(der, top, 'certificate');
   if (parts.length !== 3) throw new DerError('certificate: expected tbsCertificate, signatureAlgorithm and signatureValue');
@@ -420,7 +440,7 @@ export function parseCertificate(der: Uint8Array): Certificate {
     publicKey,
     extensions,
     problems,
-    fingerprint: createHash('sha256').update(der).digest('hex'),
+    fingerprint,
     selfIssued: namesEqual(subject, issuer),
     entityKey: `${subject.key}|${hex(raw(der, spkiTlv))}`,
     ext: {},

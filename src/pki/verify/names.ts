@@ -123,7 +123,16 @@ function escapeRfc4514(s: string): string {
 }
 
 /** RFC 4514 string form (most specific RDN first). */
+const formatted = new WeakMap<Name, string>();
+
+/** RFC 4514 text of a name (most significant RDN last); names are immutable, so it is computed once. */
 export function formatName(name: Name): string {
+  let text = formatted.get(name);
+  if (text === undefined) formatted.set(name, (text = formatNameUncached(name)));
+  return text;
+}
+
+function formatNameUncached(name: Name): string {
   return [...name.rdns]
     .reverse()
     .map((attrs) =>

@@ -6,6 +6,7 @@ import { type KeyObject, constants, createPublicKey, generateKeyPairSync, verify
 import type { AlgorithmId, Certificate } from './certificate.js';
 import { T, bytesEqual, isContext, isUniversal, readOid, readSingle, readSmallInt, sequence, children, value, type Tlv } from './der.js';
 import { ALG, CURVE_NAMES } from './oids.js';
+import { Lru } from './lru.js';
 
 export type KeyType = 'rsa' | 'rsa-pss' | 'ec' | 'ed25519' | 'ed448' | 'dsa' | 'ml-dsa' | 'unknown';
 
@@ -90,23 +91,6 @@ function computeKeyInfo(alg: AlgorithmId, publicKey: Uint8Array): KeyInfo {
 }
 
 /** A small bounded LRU, shared across verifications (keys are content-addressed). */
-export class Lru<V> {
-  private readonly map = new Map<string, V>();
-  constructor(private readonly max: number) {}
-  get(key: string): V | undefined {
-    const v = this.map.get(key);
-    if (v !== undefined) {
-      this.map.delete(key);
-      this.map.set(key, v);
-    }
-    return v;
-  }
-  set(key: string, v: V) {
-    this.map.delete(key);
-    this.map.set(key, v);
-    if (this.map.size > this.max) this.map.delete(this.map.keys().next().value!);
-  }
-}
 
 const keyObjectCache = new WeakMap<Certificate, KeyObject | string>();
 // Importing a key costs more than verifying with it; trust anchors and intermediates

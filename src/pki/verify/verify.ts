@@ -18,7 +18,8 @@ import { DerError } from './der.js';
 import { formatName, namesEqual, type Budget } from './names.js';
 import { EKU } from './oids.js';
 import { type ErrorFinding, type Policy, type Profile, type WarningFinding, certificateFindings, pathFindings } from './rules.js';
-import { Lru, publicKeyObject, sigAlgInfo, verifySignature } from './signature.js';
+import { Lru } from './lru.js';
+import { publicKeyObject, sigAlgInfo, verifySignature } from './signature.js';
 import {
   CHECK_NAMES,
   CHECK_OF_ERROR,
