@@ -4,11 +4,36 @@
  * read) and with internal trust (authorities from the database), plus the engine alone
  * (in process, sequential) for comparison. The load generator runs in a forked process.
  *
+ * The same chain again and again is the cache-friendly case (parsed certificates and
+ * signature outcomes are shared across requests). The realistic case is also measured:
+ * every request carries a different leaf (more leaves than the caches hold), built here
+ * with the issuance code under a bench root and intermediate, so the leaf is parsed and
+ * its signature verified on every request; only the CA certificates are warm.
+ *
  *   node --import tsx bench/verify.bench.ts [sqlite|postgres] [--seconds 10] [--concurrency 32]
  */
 import { loadInChild, report, startBenchApp } from './lib.js';
 import type { LoadJob } from './http-load.worker.js';
 import { verifyChain, parseCertificateBundle } from '../src/pki/verify/index.js';
+import { buildCertificate, generateKeyPair, pemEncode } from '../src/pki/x509.js';
+
+/** root -> intermediate -> `n` distinct leaves, all P-256, built in process (not stored anywhere). */
+async function externalChains(n: number): Promise<{ rootPem: string; chains: string[] }> {
+  const day = 86_400_000;
+  const notBefore = new Date(Date.now() - day);
+  const rootKey = await generateKeyPair('ecdsa-p256');
+  const root = await buildCertificate({ subject: { commonName: 'Bench External Root' }, publicKey: rootKey.publicKey, issuer: { self: true, privateKey: rootKey.privateKey }, notBefore, notAfter: new Date(Date.now() + 3650 * day), ca: { pathLength: null, nameConstraints: null } });
+  const intKey = await generateKeyPair('ecdsa-p256');
+  const int = await buildCertificate({ subject: { commonName: 'Bench External Issuing' }, publicKey: intKey.publicKey, issuer: { certificateDer: root.der, privateKey: rootKey.privateKey }, notBefore, notAfter: new Date(Date.now() + 1825 * day), ca: { pathLength: 0, nameConstraints: null } });
+  const leafKey = await generateKeyPair('ecdsa-p256');
+  const intPem = pemEncode(int.der, 'CERTIFICATE');
+  const chains: string[] = [];
+  for (let i = 0; i < n; i++) {
+    const leaf = await buildCertificate({ subject: { commonName: `host${i}.bench.test` }, publicKey: leafKey.publicKey, issuer: { certificateDer: int.der, privateKey: intKey.privateKey }, notBefore, notAfter: new Date(Date.now() + 90 * day), sans: { dns: [`host${i}.bench.test`], ip: [], email: [], uri: [] }, usage: 'server' });
+    chains.push(pemEncode(leaf.der, 'CERTIFICATE') + intPem);
+  }
+  return { rootPem: pemEncode(root.der, 'CERTIFICATE'), chains };
+}
 
 const args = process.argv.slice(2);
 const dialect = (args.find((a) => a === 'sqlite' || a === 'postgres') ?? 'sqlite') as 'sqlite' | 'postgres';
@@ -46,6 +71,18 @@ try {
   if (!check.valid) throw new Error(`the bench chain does not verify: ${JSON.stringify(check.errors)}`);
   report(await loadInChild('http-load', job(`verifyChain, 3 certs P-256, root supplied, ${dialect}`, { certificates: chain, trust: ['supplied'], trustAnchors: root.certificatePem, hostname: 'www.bench.test' })));
   report(await loadInChild('http-load', job(`verifyChain, 3 certs P-256, internal trust, ${dialect}`, { certificates: chain, trust: ['internal'], hostname: 'www.bench.test' })));
+
+  // A different leaf on every request: more leaves than the parsed-certificate cache holds.
+  const external = await externalChains(6000);
+  const bodies = external.chains.map((c, i) => ({ certificates: c, trust: ['supplied'], trustAnchors: external.rootPem, hostname: `host${i}.bench.test` }));
+  const first = await post('/api/v1/verify/chain', bodies[0]);
+  if (!first.valid) throw new Error(`the external bench chain does not verify: ${JSON.stringify(first.errors)}`);
+  report(
+    await loadInChild('http-load', {
+      ...job(`verifyChain, 3 certs P-256, new leaf each time, ${dialect}`, bodies[0]),
+      requests: bodies.map((body) => ({ method: 'POST', url, body: Buffer.from(JSON.stringify(body)).toString('base64'), contentType: 'application/json', headers: auth })),
+    }),
+  );
 
   // The engine alone: the ceiling behind HTTP, JSON and auth.
   const certificates = parseCertificateBundle(chain);

@@ -10,7 +10,12 @@ export async function permissionsOfUser(db: Db, userId: string): Promise<Set<Per
     .select('roles.permissions')
     .where('user_roles.user_id', '=', userId)
     .execute();
+  return permissionsOfRoles(rows.map((r) => r.permissions));
+}
+
+/** The union of roles' permissions (each role's `permissions` column is a JSON array). */
+export function permissionsOfRoles(rolePermissions: string[]): Set<Permission> {
   const out = new Set<Permission>();
-  for (const r of rows) for (const p of JSON.parse(r.permissions) as string[]) if (isPermission(p)) out.add(p);
+  for (const json of rolePermissions) for (const p of JSON.parse(json) as string[]) if (isPermission(p)) out.add(p);
   return out;
 }

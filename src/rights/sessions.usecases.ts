@@ -9,7 +9,7 @@ import { dummyHash, verifyPassword } from '../auth/passwords.js';
 import * as users from '../store/users.repository.js';
 import * as tokens from '../store/tokens.repository.js';
 import * as audit from '../store/audit.repository.js';
-import { permissionsOfUser } from './permissions.usecases.js';
+import { permissionsOfRoles, permissionsOfUser } from './permissions.usecases.js';
 import { toUser } from './mappers.js';
 import type { Schemas } from '../spec.js';
 
@@ -87,7 +87,7 @@ export async function authenticate(svc: Services, bearer: string): Promise<Princ
   const now = svc.clock.now();
   if (token.revokedAt || user.disabled) return null;
   if (token.expiresAt && Date.parse(token.expiresAt) <= now.getTime()) return null;
-  let permissions = await permissionsOfUser(svc.db, user.id);
+  let permissions = permissionsOfRoles(found.rolePermissions);
   if (token.kind === 'api') {
     const scope = new Set(token.permissions ?? []);
     permissions = new Set([...permissions].filter((p) => scope.has(p)));

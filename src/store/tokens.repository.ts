@@ -52,19 +52,31 @@ export async function insertToken(db: Db, t: TokenRow & { hash: string }): Promi
 export interface TokenPrincipalRow {
   token: TokenRow;
   user: { id: string; email: string; disabled: boolean };
+  /** The `permissions` JSON of each of the owner's roles. */
+  rolePermissions: string[];
 }
 
-/** The per-request lookup: one indexed equality match joined to the owner. */
+/**
+ * The per-request lookup, in one round trip: the token (an indexed equality match), its
+ * owner, and the owner's roles' permissions (one row per role; one row with no role).
+ */
 export async function findTokenByHash(db: Db, hash: string): Promise<TokenPrincipalRow | undefined> {
-  const r = await db
+  const rows = await db
     .selectFrom('tokens')
     .innerJoin('users', 'users.id', 'tokens.user_id')
+    .leftJoin('user_roles', 'user_roles.user_id', 'tokens.user_id')
+    .leftJoin('roles', 'roles.id', 'user_roles.role_id')
     .selectAll('tokens')
-    .select(['users.email as u_email', 'users.disabled as u_disabled'])
+    .select(['users.email as u_email', 'users.disabled as u_disabled', 'roles.permissions as r_permissions'])
     .where('tokens.token_hash', '=', hash)
-    .executeTakeFirst();
-  if (!r) return undefined;
-  return { token: mapToken(r), user: { id: r.user_id, email: r.u_email, disabled: Boolean(r.u_disabled) } };
+    .execute();
+  if (!rows.length) return undefined;
+  const r = rows[0];
+  return {
+    token: mapToken(r),
+    user: { id: r.user_id, email: r.u_email, disabled: Boolean(r.u_disabled) },
+    rolePermissions: rows.flatMap((x) => (x.r_permissions === null ? [] : [x.r_permissions])),
+  };
 }
 
 export async function findToken(db: Db, id: string): Promise<TokenRow | undefined> {
