@@ -9,7 +9,7 @@
  */
 import { createHash } from 'node:crypto';
 import { DomainError, type FieldError } from '../errors.js';
-import * as der from './crl-der.js';
+import * as der from './cert-parts.js';
 import { algorithmIdentifier, assertKeyMatches, toSigner, type SigningKey } from './crl-signer.js';
 
 export type CrlReason =

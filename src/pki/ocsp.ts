@@ -11,7 +11,7 @@
 import { createHash } from 'node:crypto';
 import { DomainError } from '../errors.js';
 import { CRL_REASON_CODES, type CrlReason } from './crl.js';
-import * as der from './crl-der.js';
+import * as der from './cert-parts.js';
 import { algorithmIdentifier, assertKeyMatches, toSigner, type Signer, type SigningKey } from './crl-signer.js';
 
 // ---------------------------------------------------------------------------------

@@ -93,6 +93,6 @@ export async function buildPkcs12(p: Pkcs12Params): Promise<Buffer> {
   const salt = randomBytes(16);
   const macKey = pkcs12Kdf(bmpPassword(p.passphrase), salt, 3, iterations, 32);
   const mac = createHmac('sha256', macKey).update(authSafe).digest();
-  const macData = der.seq(der.seq(der.seq(der.oid(OID.sha256), der.nul()), der.octets(mac)), der.octets(salt), der.int(iterations));
-  return der.seq(der.int(3), contentInfoData(authSafe), macData);
+  const macData = der.seq(der.seq(der.seq(der.oid(OID.sha256), der.nul()), der.octets(mac)), der.octets(salt), der.integer(iterations));
+  return der.seq(der.integer(3), contentInfoData(authSafe), macData);
 }

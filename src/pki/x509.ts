@@ -21,6 +21,7 @@ import { isIP } from 'node:net';
 import * as x509 from '@peculiar/x509';
 import { DomainError, badCertificate, badCsr, badKey, type FieldError } from '../errors.js';
 import * as der from './der.js';
+import { pemDecodeAll, pemEncode } from './pem.js';
 import { ipInCidr, ipToBigInt, parseCidr, type KeyAlgorithm, type Sans, type Usage } from './names.js';
 
 x509.cryptoProvider.set(webcrypto as any);
@@ -145,17 +146,7 @@ export function keyMatchesCertificate(privateKey: KeyObject, certDer: Buffer): b
 
 // ---------------------------------------------------------------- PEM
 
-export function pemEncode(bytes: Buffer, label: string): string {
-  const b64 = bytes.toString('base64').replace(/(.{64})/g, '$1\n').replace(/\n$/, '');
-  return `-----BEGIN ${label}-----\n${b64}\n-----END ${label}-----\n`;
-}
-
-export function pemDecodeAll(text: string, label: string): Buffer[] {
-  const out: Buffer[] = [];
-  const re = new RegExp(`-----BEGIN ${label}-----([A-Za-z0-9+/=\\s]*?)-----END ${label}-----`, 'g');
-  for (const m of text.matchAll(re)) out.push(Buffer.from(m[1].replace(/\s+/g, ''), 'base64'));
-  return out;
-}
+export { pemDecodeAll, pemEncode };
 
 // ---------------------------------------------------------------- names
 
@@ -233,14 +224,14 @@ function extensionValue(cert: Buffer, oidDotted: string): Buffer | null {
   const list = der.children(cert, extensions)[0];
   for (const e of der.children(cert, list)) {
     const parts = der.children(cert, e);
-    if (der.raw(cert, parts[0]).equals(want)) return der.body(cert, parts[parts.length - 1]);
+    if (der.raw(cert, parts[0]).equals(want)) return der.content(cert, parts[parts.length - 1]);
   }
   return null;
 }
 
 function issuerKeyId(issuerCert: Buffer): Buffer {
   const ski = extensionValue(issuerCert, OID.ski);
-  if (ski) return der.body(ski, der.read(ski));
+  if (ski) return der.content(ski, der.read(ski));
   return keyIdentifier(spkiOf(issuerCert));
 }
 
@@ -377,7 +368,7 @@ export async function buildCertificate(p: BuildParams): Promise<Built> {
 
   const exts: Buffer[] = [];
   if (p.ca) {
-    exts.push(ext(OID.basicConstraints, true, der.seq(der.bool(true), ...(p.ca.pathLength !== null && p.ca.pathLength !== undefined ? [der.int(p.ca.pathLength)] : []))));
+    exts.push(ext(OID.basicConstraints, true, der.seq(der.bool(true), ...(p.ca.pathLength !== null && p.ca.pathLength !== undefined ? [der.integer(p.ca.pathLength)] : []))));
     exts.push(ext(OID.keyUsage, true, keyUsageBits([0, 5, 6])));
   } else {
     const usage = USAGES[p.usage ?? 'server'];
@@ -406,7 +397,7 @@ export async function buildCertificate(p: BuildParams): Promise<Built> {
 
   const { algId } = signatureAlgorithm(p.issuer.privateKey);
   const tbs = der.seq(
-    der.ctx(0, der.int(2)),
+    der.ctx(0, der.integer(2)),
     der.uint(serial),
     algId,
     issuerName,
@@ -469,9 +460,9 @@ export function parseCertificate(input: Buffer | string): CertificateInfo {
     n = new NodeX509(bytes);
     const bc = extensionValue(bytes, OID.basicConstraints);
     let pathLength: number | null = null;
-    if (bc) for (const t of der.children(bc, der.read(bc))) if (t.tag === 0x02) pathLength = Number(BigInt('0x' + (der.body(bc, t).toString('hex') || '0')));
+    if (bc) for (const t of der.children(bc, der.read(bc))) if (t.tag === 0x02) pathLength = Number(BigInt('0x' + (der.content(bc, t).toString('hex') || '0')));
     const ku = extensionValue(bytes, OID.keyUsage);
-    const kuBits = ku ? der.body(ku, der.read(ku)).subarray(1) : Buffer.alloc(0);
+    const kuBits = ku ? der.content(ku, der.read(ku)).subarray(1) : Buffer.alloc(0);
     const kuNames = ['digitalSignature', 'nonRepudiation', 'keyEncipherment', 'dataEncipherment', 'keyAgreement', 'keyCertSign', 'cRLSign', 'encipherOnly', 'decipherOnly'];
     const ski = extensionValue(bytes, OID.ski);
     const aki = extensionValue(bytes, OID.aki);
@@ -484,8 +475,8 @@ export function parseCertificate(input: Buffer | string): CertificateInfo {
       serialHex: n.serialNumber.toLowerCase().replace(/^0+(?=.)/, ''),
       notBefore: new Date(n.validFrom).toISOString(),
       notAfter: new Date(n.validTo).toISOString(),
-      skiHex: ski ? der.body(ski, der.read(ski)).toString('hex') : null,
-      akiHex: aki && akiId ? der.body(aki, akiId).toString('hex') : null,
+      skiHex: ski ? der.content(ski, der.read(ski)).toString('hex') : null,
+      akiHex: aki && akiId ? der.content(aki, akiId).toString('hex') : null,
       fingerprintSha256: fp,
       fingerprintSha1: createHash('sha1').update(bytes).digest('hex'),
       isCa: n.ca,
@@ -529,7 +520,7 @@ function sansOf(v: Buffer | null): Sans {
   const sans: Sans = { dns: [], ip: [], email: [], uri: [] };
   if (!v) return sans;
   for (const g of der.children(v, der.read(v))) {
-    const body = der.body(v, g);
+    const body = der.content(v, g);
     const t = g.tag & 0x1f;
     if (t === 2) sans.dns.push(body.toString('ascii'));
     else if (t === 7 && (body.length === 4 || body.length === 16)) sans.ip.push(formatIpBytes(body));
@@ -547,7 +538,7 @@ function parseNameConstraints(cert: Buffer): NameConstraints | null {
     const permitted = (part.tag & 0x1f) === 0;
     for (const st of der.children(v, part)) {
       const [gn] = der.children(v, st);
-      const val = der.body(v, gn);
+      const val = der.content(v, gn);
       const t = gn.tag & 0x1f;
       if (t === 2) (permitted ? nc.permittedDns : nc.excludedDns).push(val.toString('ascii'));
       else if (t === 1) (permitted ? nc.permittedEmail : nc.excludedEmail).push(val.toString('ascii'));
@@ -602,7 +593,7 @@ export function parseCsr(text: string): ParsedCsr {
       const [exts] = der.children(bytes, values);
       for (const e of der.children(bytes, exts)) {
         const f = der.children(bytes, e);
-        if (der.raw(bytes, f[0]).equals(SAN_OID)) sans = sansOf(der.body(bytes, f[f.length - 1]));
+        if (der.raw(bytes, f[0]).equals(SAN_OID)) sans = sansOf(der.content(bytes, f[f.length - 1]));
       }
     }
   } catch {
@@ -635,7 +626,7 @@ function decodeSubject(buf: Buffer, name: der.Tlv): Partial<Subject> {
       const [type, value] = der.children(buf, atv);
       const key = NAME_ATTRIBUTES[der.raw(buf, type).toString('hex')];
       if (!key || key in out) continue;
-      const body = der.body(buf, value);
+      const body = der.content(buf, value);
       out[key] = value.tag === 0x1e ? Buffer.from(body).swap16().toString('utf16le') : value.tag === 0x14 ? body.toString('latin1') : body.toString('utf8');
     }
   }
@@ -677,7 +668,7 @@ function verifyCsrSignature(csrDer: Buffer, publicKey: KeyObject): boolean {
 
 export async function createCsr(subject: Subject, privateKey: KeyObject, publicKey: KeyObject): Promise<string> {
   const spki = publicKey.export({ type: 'spki', format: 'der' }) as Buffer;
-  const info = der.seq(der.int(0), nameDer(subject), spki, der.ctx(0));
+  const info = der.seq(der.integer(0), nameDer(subject), spki, der.ctx(0));
   const { algId, signature } = signWith(privateKey, info);
   return pemEncode(der.seq(info, algId, der.bitString(signature)), 'CERTIFICATE REQUEST');
 }
