@@ -472,6 +472,8 @@ export type paths = {
          *       constraints must fit inside the parent's.
          *     - `import`: `certificatePem` (+ chain) with `privateKeyPem` (optionally encrypted, with
          *       `passphrase`) to issue from it, or without a key as a trust anchor for verification.
+         *       The first certificate must be a CA allowed to sign certificates (keyCertSign), and
+         *       each certificate of the chain must be signed by the next one.
          *     - `external`: the key is generated here and the response carries `csrPem` for an
          *       offline root; upload the signed certificate with `activateAuthority`.
          *
@@ -564,8 +566,10 @@ export type paths = {
         put?: never;
         /**
          * Upload the certificate signed by the offline root
-         * @description Checks that the certificate is a CA certificate for this authority's key and subject,
-         *     then makes the authority active.
+         * @description Checks that the certificate is a current CA certificate for this authority's key and
+         *     subject, allowed to sign certificates (keyCertSign), and that each certificate of
+         *     `chainPem` signed the one before it; then makes the authority active. Every problem
+         *     found is listed in `errors`.
          *
          *     Example:
          *     ```sh
@@ -775,6 +779,8 @@ export type paths = {
          * @description Issues a new certificate for the same subject, SANs and profile, linked to its
          *     predecessor. Server-side keys get a new key; CSR-signed certificates need a new `csr`
          *     for the same names. Optionally revokes the predecessor as `superseded`.
+         *     409 when the certificate was already renewed, is archived, or its profile no longer
+         *     exists (issue a new certificate under another profile instead).
          *
          *     Example: `curl -s -X POST -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' http://localhost:8080/api/v1/certificates/$ID/renew -d '{}'`
          */

@@ -112,6 +112,44 @@ function describeCert(der: Buffer, chainPem: string): Material {
   return { der, chainPem, info: pki.parseCertificate(der) };
 }
 
+/**
+ * Everything wrong with CA material handed to us (import, activation), listed at once:
+ * the first certificate must be a CA that may sign certificates, and every certificate
+ * of the chain must have been issued and signed by the next one, itself a CA.
+ */
+function caMaterialProblems(ders: Buffer[], certField: string, chainField: string): Array<{ field: string; message: string }> {
+  const problems: Array<{ field: string; message: string }> = [];
+  const infos = ders.map((d, i) => {
+    try {
+      return pki.parseCertificate(d);
+    } catch {
+      problems.push({ field: i === 0 ? certField : chainField, message: `certificate #${i + 1} is not a parseable X.509 certificate` });
+      return null;
+    }
+  });
+  const leaf = infos[0];
+  if (leaf && !leaf.isCa) problems.push({ field: certField, message: 'not a CA certificate (basicConstraints cA is not true)' });
+  if (leaf && leaf.keyUsages.length && !leaf.keyUsages.includes('keyCertSign')) {
+    problems.push({ field: certField, message: 'its key usage does not include keyCertSign: it cannot sign certificates' });
+  }
+  for (let i = 0; i + 1 < ders.length; i++) {
+    const child = infos[i];
+    const issuer = infos[i + 1];
+    if (!child || !issuer) continue;
+    const where = `certificate #${i + 1} ("${child.subjectDn}")`;
+    if (!issuer.isCa) problems.push({ field: chainField, message: `certificate #${i + 2} ("${issuer.subjectDn}") is not a CA, so it cannot be the issuer of ${where}` });
+    if (new X509Certificate(ders[i]).verify(new X509Certificate(ders[i + 1]).publicKey)) continue;
+    problems.push({
+      field: chainField,
+      message:
+        child.issuerDn !== issuer.subjectDn
+          ? `${where} was issued by "${child.issuerDn}", but the next certificate is "${issuer.subjectDn}": the chain is out of order or incomplete`
+          : `the signature of ${where} does not verify with the key of certificate #${i + 2}`,
+    });
+  }
+  return problems;
+}
+
 export async function createAuthority(svc: Services, input: Schemas['AuthorityCreate']): Promise<Authority> {
   const now = svc.clock.now();
   const id = newId();
@@ -200,7 +238,8 @@ export async function createAuthority(svc: Services, input: Schemas['AuthorityCr
       const ders = pki.pemDecodeAll(input.certificatePem, 'CERTIFICATE');
       if (!ders.length) throw badRequest('certificatePem holds no certificate', [{ field: '/body/certificatePem', message: 'no PEM CERTIFICATE block' }]);
       const info = pki.parseCertificate(ders[0]);
-      if (!info.isCa) throw badRequest('the certificate is not a CA certificate (basicConstraints cA is not true)', [{ field: '/body/certificatePem', message: 'not a CA' }]);
+      const problems = caMaterialProblems(ders, '/body/certificatePem', '/body/certificatePem');
+      if (problems.length) throw badRequest(`the certificate cannot be imported as an authority: ${problems.map((p) => p.message).join('; ')}`, problems);
       subject = info.subject as unknown as pki.Subject;
       keyAlgorithm = info.keyAlgorithm;
       // Step 2: the key, when given, must match the certificate.
@@ -271,14 +310,11 @@ export async function activateAuthority(svc: Services, idOrName: string, input: 
   const key = await keyring(svc).load(r.key_secret_id!);
   const problems: Array<{ field: string; message: string }> = [];
   if (!pki.keyMatchesCertificate(key, ders[0])) problems.push({ field: '/body/certificatePem', message: "the certificate's public key is not this authority's key" });
-  if (!info.isCa) problems.push({ field: '/body/certificatePem', message: 'not a CA certificate (basicConstraints cA is not true)' });
   if (info.subjectDn !== r.subject_dn) problems.push({ field: '/body/certificatePem', message: `subject "${info.subjectDn}" differs from the CSR's "${r.subject_dn}"` });
-  if (ders.length > 1) {
-    // The issuer given in the chain must really have signed it.
-    if (!new X509Certificate(ders[0]).verify(new X509Certificate(ders[1]).publicKey)) problems.push({ field: '/body/chainPem', message: 'the next certificate in the chain did not sign this one' });
-  }
-  if (problems.length) throw badRequest('the certificate cannot activate this authority', problems);
-  const now = svc.clock.now().toISOString();
+  const now = svc.clock.now();
+  if (Date.parse(info.notAfter) <= now.getTime()) problems.push({ field: '/body/certificatePem', message: `the certificate expired at ${info.notAfter}` });
+  problems.push(...caMaterialProblems(ders, '/body/certificatePem', '/body/chainPem'));
+  if (problems.length) throw badRequest(`the certificate cannot activate this authority: ${problems.map((p) => p.message).join('; ')}`, problems);
   await repo.updateAuthority(svc.db, r.id, {
     status: 'active',
     certificate_der: ders[0],
@@ -289,7 +325,7 @@ export async function activateAuthority(svc: Services, idOrName: string, input: 
     ski: info.skiHex,
     fingerprint_sha256: info.fingerprintSha256,
     path_length: info.pathLength,
-    updated_at: now,
+    updated_at: now.toISOString(),
   });
   svc.events.emit({ type: 'authority.changed', authorityId: r.id });
   return getAuthority(svc, r.id);

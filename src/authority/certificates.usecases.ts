@@ -313,6 +313,9 @@ export async function renewCertificate(svc: Services, principal: Principal, id: 
   if (old.successor_id) throw conflict(`certificate ${id} was already renewed by ${old.successor_id}`);
   if (old.archived_at) throw conflict(`certificate ${id} is archived`);
   if (!old.profile_id) throw conflict('the certificate has no profile to renew under');
+  await getProfileRow(svc, old.profile_id).catch(() => {
+    throw conflict(`the profile certificate ${id} was issued under no longer exists; issue a new certificate under another profile instead`);
+  });
   if (!old.server_key && !input.csr) throw badRequest('this certificate was issued from a CSR: send a new csr to renew it', [{ field: '/body/csr', message: 'required' }]);
   const sans = JSON.parse(old.sans) as Sans;
   const subject = JSON.parse(old.subject);

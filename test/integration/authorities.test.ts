@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { afterAll, expect, it, vi } from 'vitest';
 import { forEachDialect, type TestEnv } from '../helpers/harness.js';
 import { Scratch } from '../helpers/openssl.js';
+import * as pki from '../../src/pki/x509.js';
 
 /** Key generation, observed: markers around every generateKeyPair call the service makes. */
 const timeline = vi.hoisted(() => [] as string[]);
@@ -203,6 +204,43 @@ forEachDialect('authorities end to end', (env) => {
     expect(fingerprint(chain.data!)).toBe(fingerprint(s.read('anchor.pem').toString()));
   });
 
+  it('error/import: a chain that does not chain, or a CA that may not sign certificates -> 400 naming each problem; a real chain imports', async () => {
+    const api = env().client();
+    const v3 = (name: string, body: string) => s.write(name, body);
+    v3('chk-ca.ext', 'basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\nsubjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n');
+    v3('chk-nosign.ext', 'basicConstraints=critical,CA:TRUE\nkeyUsage=critical,digitalSignature\n');
+    s.ok('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-noenc', '-keyout', 'chk-root.key', '-out', 'chk-root.pem', '-subj', '/CN=Chain Check Root', '-days', '365', ...CA_EXT);
+    s.ok('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-noenc', '-keyout', 'chk-other.key', '-out', 'chk-other.pem', '-subj', '/CN=Unrelated Root', '-days', '365', ...CA_EXT);
+    for (const [name, signer, ext] of [['chk-int1', 'chk-root', 'chk-ca.ext'], ['chk-int2', 'chk-int1', 'chk-ca.ext'], ['chk-nosign', 'chk-root', 'chk-nosign.ext']] as const) {
+      s.ok('req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-noenc', '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${name}`);
+      s.ok('x509', '-req', '-in', `${name}.csr`, '-CA', `${signer}.pem`, '-CAkey', `${signer}.key`, '-CAcreateserial', '-days', '200', '-extfile', ext, '-out', `${name}.pem`);
+    }
+    const pem = (...names: string[]) => names.map((n) => s.read(`${n}.pem`).toString()).join('');
+    const importing = (name: string, certificatePem: string, privateKeyPem?: string) =>
+      api.POST('/api/v1/authorities', { body: { name, kind: 'import', certificatePem, ...(privateKeyPem ? { privateKeyPem } : {}) } });
+
+    const unrelated = await importing('chk-bad-1', pem('chk-int1', 'chk-other'));
+    expect(unrelated.response.status).toBe(400);
+    expect(unrelated.error!.errors!.map((e) => e.message).join('\n')).toMatch(/issued by "CN=Chain Check Root", but the next certificate is "CN=Unrelated Root"/);
+    const gap = await importing('chk-bad-2', pem('chk-int2', 'chk-root'));
+    expect(gap.response.status).toBe(400);
+    expect(gap.error!.errors!.map((e) => e.message).join('\n')).toMatch(/out of order or incomplete/);
+    const reversed = await importing('chk-bad-3', pem('chk-root', 'chk-int1'));
+    expect(reversed.response.status).toBe(400);
+    const noSign = await importing('chk-bad-4', pem('chk-nosign', 'chk-root'), s.read('chk-nosign.key').toString());
+    expect(noSign.response.status).toBe(400);
+    expect(noSign.error!.errors!.map((e) => e.message)).toContain('its key usage does not include keyCertSign: it cannot sign certificates');
+    const none = await api.GET('/api/v1/authorities', { params: { query: { kind: 'import', limit: 200 } } });
+    expect(none.data!.items.filter((a) => a.name.startsWith('chk-bad-'))).toEqual([]);
+
+    const good = await importing('chk-good', pem('chk-int2', 'chk-int1', 'chk-root'), s.read('chk-int2.key').toString());
+    expect(good.response.status, JSON.stringify(good.error)).toBe(201);
+    expect(pems(good.data!.chainPem!).map(fingerprint)).toEqual(['chk-int2', 'chk-int1', 'chk-root'].map((n) => fingerprint(pem(n))));
+    s.write('chk-good-chain.pem', good.data!.chainPem!);
+    const v = s.openssl('verify', '-CAfile', 'chk-root.pem', '-untrusted', 'chk-int1.pem', 'chk-int2.pem');
+    expect(v.out).toContain(': OK');
+  });
+
   it('ok/offline root: CSR out, certificate signed by an openssl root in; wrong key refused; leaf verifies through it', async () => {
     const api = env().client();
     const ext = await api.POST('/api/v1/authorities', { body: { name: 'offline-issuing', kind: 'external', subject: { commonName: 'Offline Issuing CA', organization: 'Certa Tests' }, keyAlgorithm: 'ecdsa-p384' } });
@@ -243,6 +281,20 @@ forEachDialect('authorities end to end', (env) => {
     expect(badChain.response.status).toBe(400);
     expect(badChain.error!.errors!.map((e) => e.field)).toContain('/body/chainPem');
     expect((await api.GET('/api/v1/authorities/{authorityId}', { params: { path: { authorityId: 'offline-issuing' } } })).data!.status).toBe('pending');
+
+    // A certificate for the right key that has already expired is refused (it could never issue).
+    const day = 86_400_000;
+    const expired = await pki.buildCertificate({
+      subject: { commonName: 'Offline Issuing CA', organization: 'Certa Tests' },
+      publicKey: pki.parseCsr(csr.data!).publicKey,
+      issuer: { certificateDer: pki.pemDecodeAll(s.read('offline-root.pem').toString(), 'CERTIFICATE')[0], privateKey: createPrivateKey(s.read('offline-root.key')) },
+      notBefore: new Date(Date.now() - 30 * day),
+      notAfter: new Date(Date.now() - day),
+      ca: { pathLength: 0, nameConstraints: null },
+    });
+    const late = await api.POST('/api/v1/authorities/{authorityId}/activate', { params: { path: { authorityId: 'offline-issuing' } }, body: { certificatePem: pki.pemEncode(expired.der, 'CERTIFICATE'), chainPem: s.read('offline-root.pem').toString() } });
+    expect(late.response.status).toBe(400);
+    expect(late.error!.errors!.map((e) => e.message).join('\n')).toMatch(/the certificate expired at/);
 
     const ok = await api.POST('/api/v1/authorities/{authorityId}/activate', { params: { path: { authorityId: 'offline-issuing' } }, body: { certificatePem: s.read('activated.pem').toString(), chainPem: s.read('offline-root.pem').toString() } });
     expect(ok.response.status, JSON.stringify(ok.error)).toBe(200);
