@@ -75,19 +75,24 @@ export async function getAuthority(svc: Services, idOrName: string): Promise<Aut
  * active, unrevoked and valid too, so revoking an intermediate stops its whole subtree.
  */
 export async function issuanceBlocker(svc: Services, r: AuthorityRow): Promise<string | null> {
-  const now = svc.clock.now().toISOString();
+  return lineageBlocker([r, ...(await repo.findLineage(svc.db, r.id)).slice(1)], svc.clock.now());
+}
+
+/**
+ * Why an authority cannot sign right now, given its lineage (the authority first, then its
+ * ancestors): no key, pending, disabled, revoked, outside its validity, or an ancestor revoked.
+ */
+export function lineageBlocker(lineage: AuthorityRow[], at: Date): string | null {
+  const r = lineage[0];
+  const now = at.toISOString();
   if (!r.key_secret_id) return `authority "${r.name}" is a trust anchor without a private key`;
   if (r.status === 'pending') return `authority "${r.name}" is waiting for its certificate (activateAuthority)`;
   if (r.status === 'disabled') return `authority "${r.name}" is disabled`;
   if (r.status === 'revoked' || r.revoked_at) return `authority "${r.name}" is revoked`;
   if (!r.not_after || r.not_after <= now) return `authority "${r.name}" has expired`;
   if (r.not_before && r.not_before > now) return `authority "${r.name}" is not yet valid`;
-  let parentId = r.parent_id;
-  for (let depth = 0; parentId && depth < 16; depth++) {
-    const p = await repo.findAuthority(svc.db, parentId);
-    if (!p) break;
+  for (const p of lineage.slice(1)) {
     if (p.status === 'revoked' || p.revoked_at) return `an issuer of "${r.name}" ("${p.name}") is revoked`;
-    parentId = p.parent_id;
   }
   return null;
 }

@@ -11,7 +11,7 @@ import type { Page } from '../store/pagination.js';
 import type { Schemas } from '../spec.js';
 import { checkRequest, normaliseDns, type KeyAlgorithm, type Sans } from './policy.js';
 import { getProfileRow, policyOf } from './profiles.usecases.js';
-import { issuanceBlocker, keyring } from './authorities.usecases.js';
+import { keyring, lineageBlocker } from './authorities.usecases.js';
 import { crlUrl, ocspUrl, caIssuersUrl } from './urls.js';
 import * as pki from '../pki/x509.js';
 
@@ -91,9 +91,11 @@ export async function issueCertificate(svc: Services, principal: Principal | nul
     throw badRequest(`no profile "${input.profile}"`, [{ field: '/body/profile', message: 'no such profile' }]);
   });
   const policy = policyOf(profileRow);
-  const authority = await authorities.findAuthority(svc.db, profileRow.authority_id);
+  // The authority and its ancestors in one read: every check below walks the same lineage.
+  const lineage = await authorities.findLineage(svc.db, profileRow.authority_id);
+  const authority = lineage[0];
   if (!authority) throw new DomainError('authority_unavailable', 'the profile points to an authority that no longer exists');
-  const blocker = await issuanceBlocker(svc, authority);
+  const blocker = lineageBlocker(lineage, svc.clock.now());
   if (blocker) throw new DomainError('authority_unavailable', blocker);
 
   // Step 2: the key: a CSR (proof of possession checked) or generated here.
@@ -144,7 +146,7 @@ export async function issueCertificate(svc: Services, principal: Principal | nul
   Object.assign(subject, policy.subject);
 
   // Step 4: the issuer's name constraints (every ancestor's too) bind the leaf.
-  const ncProblems = await nameConstraintProblems(svc, authority, sans);
+  const ncProblems = nameConstraintProblems(lineage, sans);
   if (ncProblems.length) throw new DomainError('name_constraint_violation', `the names are outside what authority "${authority.name}" may certify`, ncProblems);
 
   // Step 5: a certificate must not outlive its issuer.
@@ -225,13 +227,12 @@ function stripFixed(subject: pki.Subject, fixed: Record<string, string | undefin
   return out as Partial<pki.Subject>;
 }
 
-async function nameConstraintProblems(svc: Services, authority: authorities.AuthorityRow, sans: Sans) {
+/** The names checked against the name constraints of the issuer and of every ancestor. */
+function nameConstraintProblems(lineage: authorities.AuthorityRow[], sans: Sans) {
   const problems: Array<{ field: string; message: string }> = [];
-  let current: authorities.AuthorityRow | undefined = authority;
-  for (let depth = 0; current && depth < 16; depth++) {
-    if (current.name_constraints) problems.push(...pki.checkNamesAgainstConstraints(sans, JSON.parse(current.name_constraints), current.name));
-    else if (current.certificate_der) problems.push(...pki.checkNamesAgainstCertificate(sans, current.certificate_der, current.name));
-    current = current.parent_id ? await authorities.findAuthority(svc.db, current.parent_id) : undefined;
+  for (const a of lineage) {
+    if (a.name_constraints) problems.push(...pki.checkNamesAgainstConstraints(sans, JSON.parse(a.name_constraints), a.name));
+    else if (a.certificate_der) problems.push(...pki.checkNamesAgainstCertificate(sans, a.certificate_der, a.name));
   }
   return problems;
 }
