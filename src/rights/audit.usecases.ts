@@ -29,7 +29,7 @@ export interface AuditRecord {
  * for its own (on SQLite a commit costs 10x a row; on PostgreSQL a round trip).
  * If a batch fails, its events are retried one by one so one bad row fails alone.
  */
-class AuditWriter {
+export class AuditWriter {
   static readonly MAX_BATCH = 200;
   #queue: Array<{ row: audit.AuditEventRow; resolve: () => void; reject: (e: unknown) => void }> = [];
   #writing = false;
