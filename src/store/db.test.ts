@@ -1,12 +1,15 @@
 /**
- * The embedded store's WAL checkpointer (SQLite only: PostgreSQL checkpoints itself).
- * Committed pages reach the database file from the worker thread, without any commit
- * crossing SQLite's own auto-checkpoint threshold, and closing the store stops it.
+ * Dialect-specific plumbing of the store. SQLite: the WAL checkpointer (committed pages
+ * reach the database file from the worker thread, without any commit crossing SQLite's
+ * own auto-checkpoint threshold; closing the store stops it). PostgreSQL: named prepared
+ * statements survive another process changing a table under them.
  */
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { afterEach, describe, expect, inject, it } from 'vitest';
 import { openStore, type Store } from './db.js';
 import { newId } from '../lib/ids.js';
 
@@ -50,5 +53,34 @@ describe('SQLite store: checkpoints off the request path', () => {
     store = openStore({ dataDir: dir, databaseUrl: null });
     const row = await store.db.selectFrom('audit_events').selectAll().where('action', '=', 'reopen').executeTakeFirst();
     expect(row?.request_id).toBe('r');
+  });
+});
+
+describe('PostgreSQL store: prepared statements', () => {
+  it('ok/a query keeps working after another process changes the table under its prepared plan', async () => {
+    const pgUrl = inject('pgUrl');
+    const pgSchema = `t_${randomBytes(6).toString('hex')}`;
+    const dir = mkdtempSync(join(tmpdir(), 'certa-pgprep-'));
+    const store = openStore({ dataDir: dir, databaseUrl: pgUrl, pgSchema, poolSize: 1 });
+    const admin = new pg.Client({ connectionString: pgUrl });
+    await admin.connect();
+    try {
+      await store.migrate();
+      await admin.query(`INSERT INTO ${pgSchema}.roles (id, name, description, permissions, builtin, created_at, updated_at) VALUES ('r1', 'probe-role', 'd', '[]', false, now(), now())`);
+      const read = () => store.db.selectFrom('roles').selectAll().where('name', '=', 'probe-role').execute();
+      const before = await read();
+      expect(before).toHaveLength(1);
+      // Another replica migrates: the row type of `select *` changes under the prepared plan.
+      await admin.query(`ALTER TABLE ${pgSchema}.roles ADD COLUMN probe text DEFAULT 'x'`);
+      const after = await read();
+      expect(after).toHaveLength(1);
+      expect((after[0] as Record<string, unknown>).probe).toBe('x');
+      expect(await read()).toHaveLength(1);
+    } finally {
+      await store.close();
+      await admin.query(`DROP SCHEMA IF EXISTS ${pgSchema} CASCADE`);
+      await admin.end();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
