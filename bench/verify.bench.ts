@@ -10,8 +10,14 @@
  * with the issuance code under a bench root and intermediate, so the leaf is parsed and
  * its signature verified on every request; only the CA certificates are warm.
  *
- *   node --import tsx bench/verify.bench.ts [sqlite|postgres] [--seconds 10] [--concurrency 32]
+ * With `--processes N` (N > 1) the internal-trust case is run once more against N service
+ * processes on the same store (this one plus N-1 forked by bench/replica.worker.ts), the
+ * load spread evenly over them.
+ *
+ *   node --import tsx bench/verify.bench.ts [sqlite|postgres] [--seconds 10] [--concurrency 32] [--processes 1]
  */
+import { fork } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { loadInChild, report, startBenchApp } from './lib.js';
 import type { LoadJob } from './http-load.worker.js';
 import { verifyChain, parseCertificateBundle } from '../src/pki/verify/index.js';
@@ -43,6 +49,7 @@ const opt = (name: string, def: string) => {
 };
 const seconds = Number(opt('seconds', '10'));
 const concurrency = Number(opt('concurrency', '32'));
+const processes = Number(opt('processes', '1'));
 
 
 const b = await startBenchApp(dialect);
@@ -71,6 +78,26 @@ try {
   if (!check.valid) throw new Error(`the bench chain does not verify: ${JSON.stringify(check.errors)}`);
   report(await loadInChild('http-load', job(`verifyChain, 3 certs P-256, root supplied, ${dialect}`, { certificates: chain, trust: ['supplied'], trustAnchors: root.certificatePem, hostname: 'www.bench.test' })));
   report(await loadInChild('http-load', job(`verifyChain, 3 certs P-256, internal trust, ${dialect}`, { certificates: chain, trust: ['internal'], hostname: 'www.bench.test' })));
+
+  if (processes > 1) {
+    const children = Array.from({ length: processes - 1 }, () =>
+      fork(fileURLToPath(new URL('./replica.worker.ts', import.meta.url)), [b.app.config.dataDir, b.app.config.databaseUrl ?? ''], { execArgv: ['--import', 'tsx'] }),
+    );
+    try {
+      const urls = [b.url, ...(await Promise.all(children.map((c) => new Promise<string>((resolve) => c.once('message', (m) => resolve(m as string))))))];
+      const body = Buffer.from(JSON.stringify({ certificates: chain, trust: ['internal'], hostname: 'www.bench.test' })).toString('base64');
+      report(
+        await loadInChild('http-load', {
+          ...job(`verifyChain, internal trust, ${processes} processes, ${dialect}`, {}),
+          concurrency: concurrency * 2,
+          requests: urls.map((u) => ({ method: 'POST', url: `${u}/api/v1/verify/chain`, body, contentType: 'application/json', headers: auth })),
+        }),
+      );
+    } finally {
+      for (const c of children) c.send('stop');
+      await Promise.all(children.map((c) => new Promise((r) => c.once('exit', r))));
+    }
+  }
 
   // A different leaf on every request: more leaves than the parsed-certificate cache holds.
   const external = await externalChains(6000);
