@@ -260,7 +260,7 @@ export async function downloadCertificate(svc: Services, id: string, format: 'pe
 }
 
 export function normaliseSerial(s: string): string {
-  const hex = s.replace(/[:\s]/g, '').toLowerCase().replace(/^0+(?=.)/, '');
+  const hex = pki.canonicalSerialHex(s.replace(/[:\s]/g, ''));
   if (!/^[0-9a-f]+$/.test(hex)) throw badRequest(`"${s}" is not a hex serial number`, [{ field: '/query/serial', message: 'hex digits, optionally separated by colons' }]);
   return hex;
 }

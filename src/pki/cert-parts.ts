@@ -8,6 +8,7 @@ import { DomainError } from '../errors.js';
 import { DerError, type Tlv, bool, children, content, ctxPrim, expect, octets, raw, readOid, readWhole, seq } from './der.js';
 import { DerError as VerifyDerError, readTlv } from './verify/der.js';
 import { formatName, parseName } from './verify/names.js';
+import { canonicalSerialHex } from './x509.js';
 
 export * from './der.js';
 
@@ -78,7 +79,7 @@ export function serialInteger(hex: string): Buffer {
 
 /** Canonical serial text used across Certa: lowercase hex, no leading zeros. */
 export function serialHexOfInteger(content: Buffer): string {
-  return content.toString('hex').replace(/^0+(?=.)/, '');
+  return canonicalSerialHex(content.toString('hex'));
 }
 
 /** RFC 4514 text of a DER Name (most significant RDN last), rendered as the path validator does. */

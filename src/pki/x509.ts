@@ -275,8 +275,13 @@ export function randomSerial(): Buffer {
   return b;
 }
 
+/** The one text form of a serial number across Certa: lowercase hex, no leading zeros. */
+export function canonicalSerialHex(hex: string): string {
+  return hex.toLowerCase().replace(/^0+(?=.)/, '');
+}
+
 export function serialHexOf(bytes: Buffer): string {
-  return bytes.toString('hex').replace(/^0+(?=.)/, '');
+  return canonicalSerialHex(bytes.toString('hex'));
 }
 
 function signatureAlgorithm(key: KeyObject): { algId: Buffer; hash: string | null } {
@@ -472,7 +477,7 @@ export function parseCertificate(input: Buffer | string): CertificateInfo {
       subject: subjectFields(n.subject),
       subjectDn: n.subject.split('\n').join(', '),
       issuerDn: n.issuer.split('\n').join(', '),
-      serialHex: n.serialNumber.toLowerCase().replace(/^0+(?=.)/, ''),
+      serialHex: canonicalSerialHex(n.serialNumber),
       notBefore: new Date(n.validFrom).toISOString(),
       notAfter: new Date(n.validTo).toISOString(),
       skiHex: ski ? der.content(ski, der.read(ski)).toString('hex') : null,

@@ -12,6 +12,7 @@
 import { createHash } from 'node:crypto';
 import type { Services } from '../context.js';
 import type { RevocationLookup } from '../pki/verify/index.js';
+import { canonicalSerialHex } from '../pki/x509.js';
 import * as authoritiesRepo from '../store/authorities.repository.js';
 import * as certsRepo from '../store/certificates.repository.js';
 import type { AuthorityRow } from '../store/authorities.repository.js';
@@ -37,7 +38,6 @@ interface Snapshot {
 }
 
 const sha256 = (der: Uint8Array) => createHash('sha256').update(der).digest('hex');
-const normaliseSerial = (hex: string) => hex.toLowerCase().replace(/^0+(?=.)/, '');
 
 async function load(svc: Services): Promise<Snapshot> {
   const rows = (await authoritiesRepo.allAuthorities(svc.db)).filter((r) => r.status !== 'pending' && r.certificate_der);
@@ -45,7 +45,7 @@ async function load(svc: Services): Promise<Snapshot> {
   for (const r of rows) {
     const der = new Uint8Array(r.certificate_der!);
     snapshot.byFingerprint.set(sha256(der), r);
-    if (r.parent_id && r.serial) snapshot.children.set(`${r.parent_id}|${normaliseSerial(r.serial)}`, r);
+    if (r.parent_id && r.serial) snapshot.children.set(`${r.parent_id}|${canonicalSerialHex(r.serial)}`, r);
     if (r.parent_id === null && r.status !== 'revoked') snapshot.anchors.push(der);
     else snapshot.intermediates.push(der);
   }
@@ -84,7 +84,7 @@ export async function internalPki(svc: Services): Promise<InternalPki> {
   const revocation: RevocationLookup = async (issuerDer, serialHex) => {
     const issuer = s.byFingerprint.get(sha256(issuerDer));
     if (!issuer) return undefined;
-    const serial = normaliseSerial(serialHex);
+    const serial = canonicalSerialHex(serialHex);
     const record = s.children.get(`${issuer.id}|${serial}`) ?? (await certsRepo.revocationStatusBySerial(svc.db, issuer.id, serial));
     if (!record) return undefined;
     if (!record.revoked_at) return { revoked: false };
