@@ -2,6 +2,7 @@ import { sql } from 'kysely';
 import type { Db } from './types.js';
 import type { CertificatesTable } from './schema.js';
 import { decodeCursor, encodeCursor, type Page } from './pagination.js';
+import { compiledQuery } from './compiled.js';
 
 export type CertificateRow = CertificatesTable;
 export type CertificateRowWithLabels = CertificateRow & { labels: Record<string, string> };
@@ -35,12 +36,17 @@ export async function findBySerial(db: Db, authorityId: string, serial: string):
 }
 
 /** Only what a revocation check needs (no DER, no metadata): the verifier calls it per certificate. */
+// On every verification of a Certa-issued certificate: compiled once (see compiled.ts).
+const revocationStatusQuery = compiledQuery((db, authorityId: string, serial: string) =>
+  db.selectFrom('certificates').select(['revoked_at', 'revocation_reason']).where('authority_id', '=', authorityId).where('serial', '=', serial),
+);
+
 export async function revocationStatusBySerial(
   db: Db,
   authorityId: string,
   serial: string,
 ): Promise<Pick<CertificateRow, 'revoked_at' | 'revocation_reason'> | undefined> {
-  return db.selectFrom('certificates').select(['revoked_at', 'revocation_reason']).where('authority_id', '=', authorityId).where('serial', '=', serial).executeTakeFirst();
+  return (await revocationStatusQuery(db, authorityId, serial))[0];
 }
 
 export interface CertificateQuery {

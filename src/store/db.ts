@@ -8,22 +8,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
 import pg from 'pg';
-import {
-  Kysely,
-  Migrator,
-  OperationNodeTransformer,
-  PostgresDialect,
-  PrimitiveValueListNode,
-  SqliteDialect,
-  ValueNode,
-  sql,
-  type KyselyPlugin,
-  type PluginTransformQueryArgs,
-  type PluginTransformResultArgs,
-  type QueryResult,
-  type RootOperationNode,
-  type UnknownRow,
-} from 'kysely';
+import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql } from 'kysely';
 import type { Database } from './schema.js';
 import { migrations } from './migrations/index.js';
 
@@ -52,27 +37,6 @@ export interface Store {
   close(): Promise<void>;
 }
 
-/** better-sqlite3 cannot bind booleans: store them as 0/1. */
-class SqliteBooleans extends OperationNodeTransformer {
-  protected override transformValue(node: ValueNode): ValueNode {
-    const n = super.transformValue(node);
-    return typeof n.value === 'boolean' ? ValueNode.create(n.value ? 1 : 0) : n;
-  }
-  protected override transformPrimitiveValueList(node: PrimitiveValueListNode): PrimitiveValueListNode {
-    return PrimitiveValueListNode.create(node.values.map((v) => (typeof v === 'boolean' ? (v ? 1 : 0) : v)));
-  }
-}
-
-class SqliteBooleanPlugin implements KyselyPlugin {
-  readonly #t = new SqliteBooleans();
-  transformQuery(args: PluginTransformQueryArgs): RootOperationNode {
-    return this.#t.transformNode(args.node);
-  }
-  async transformResult(args: PluginTransformResultArgs): Promise<QueryResult<UnknownRow>> {
-    return args.result;
-  }
-}
-
 const TIMESTAMPTZ = 1184;
 const TIMESTAMP = 1114;
 const INT8 = 20;
@@ -85,13 +49,37 @@ const pgTypes = {
   },
 };
 
+/** better-sqlite3 cannot bind booleans: they are stored as 0/1 (mapped here, on the flat parameter list). */
+function sqliteParameters(parameters: readonly unknown[]): readonly unknown[] {
+  for (let i = 0; i < parameters.length; i++) {
+    if (typeof parameters[i] === 'boolean') return parameters.map((v) => (typeof v === 'boolean' ? (v ? 1 : 0) : v));
+  }
+  return parameters;
+}
+
+/** The part of a better-sqlite3 statement that Kysely's SQLite driver uses. */
+interface DriverStatement {
+  readonly reader: boolean;
+  all(parameters: readonly unknown[]): unknown[];
+  run(parameters: readonly unknown[]): SqliteDatabase.RunResult;
+  iterate(parameters: readonly unknown[]): IterableIterator<unknown>;
+}
+
 /**
  * Kysely prepares every query anew; better-sqlite3 statements are reusable, and preparing
  * costs as much as running a simple indexed query. Keep the most recent ones (Kysely runs
  * one statement at a time on its single connection, so a cached statement is never busy).
+ * Booleans are mapped to 0/1 on the way in (cheaper than a Kysely plugin rewriting every
+ * query tree).
  */
 function withStatementCache(sqlite: SqliteDatabase.Database, max = 500) {
-  const cache = new Map<string, SqliteDatabase.Statement>();
+  const cache = new Map<string, DriverStatement>();
+  const wrap = (st: SqliteDatabase.Statement): DriverStatement => ({
+    reader: st.reader,
+    all: (p) => st.all(sqliteParameters(p)),
+    run: (p) => st.run(sqliteParameters(p)),
+    iterate: (p) => st.iterate(sqliteParameters(p)),
+  });
   return {
     close: () => sqlite.close(),
     prepare(query: string) {
@@ -99,7 +87,7 @@ function withStatementCache(sqlite: SqliteDatabase.Database, max = 500) {
       if (st) {
         cache.delete(query);
       } else {
-        st = sqlite.prepare(query);
+        st = wrap(sqlite.prepare(query));
         if (cache.size >= max) cache.delete(cache.keys().next().value!);
       }
       cache.set(query, st);
@@ -216,7 +204,7 @@ export function openStore(opts: StoreOptions): Store {
       // The worker keeps the WAL short; this is only the safety net if it falls behind.
       sqlite.pragma(`wal_autocheckpoint = ${CHECKPOINT_SAFETY_NET_PAGES}`);
     }
-    db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }), plugins: [new SqliteBooleanPlugin()] });
+    db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) as any }) });
   }
 
   const migrator = new Migrator({

@@ -1,7 +1,7 @@
 /**
  * Table types: the one place that says what the database holds. Timestamps are ISO 8601
  * UTC strings on both dialects (TEXT on SQLite, timestamptz on PostgreSQL normalised by
- * the pool's type parser), booleans are booleans (the SQLite plugin stores 0/1), binary
+ * the pool's type parser), booleans are booleans (the SQLite driver binds them as 0/1), binary
  * is Buffer (BLOB / bytea).
  */
 import type { Generated } from 'kysely';

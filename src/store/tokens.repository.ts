@@ -1,6 +1,7 @@
 import type { Db } from './types.js';
 import type { TokensTable } from './schema.js';
 import { decodeCursor, toPage, type Page } from './pagination.js';
+import { compiledQuery } from './compiled.js';
 
 export interface TokenRow {
   id: string;
@@ -60,16 +61,20 @@ export interface TokenPrincipalRow {
  * The per-request lookup, in one round trip: the token (an indexed equality match), its
  * owner, and the owner's roles' permissions (one row per role; one row with no role).
  */
-export async function findTokenByHash(db: Db, hash: string): Promise<TokenPrincipalRow | undefined> {
-  const rows = await db
+// On every authenticated request: compiled once (see compiled.ts).
+const tokenPrincipalByHash = compiledQuery((db, hash: string) =>
+  db
     .selectFrom('tokens')
     .innerJoin('users', 'users.id', 'tokens.user_id')
     .leftJoin('user_roles', 'user_roles.user_id', 'tokens.user_id')
     .leftJoin('roles', 'roles.id', 'user_roles.role_id')
     .selectAll('tokens')
     .select(['users.email as u_email', 'users.disabled as u_disabled', 'roles.permissions as r_permissions'])
-    .where('tokens.token_hash', '=', hash)
-    .execute();
+    .where('tokens.token_hash', '=', hash),
+);
+
+export async function findTokenByHash(db: Db, hash: string): Promise<TokenPrincipalRow | undefined> {
+  const rows = await tokenPrincipalByHash(db, hash);
   if (!rows.length) return undefined;
   const r = rows[0];
   return {
