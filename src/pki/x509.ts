@@ -704,7 +704,11 @@ export function validateNameConstraints(nc: NameConstraints): void {
   }
   for (const key of ['permittedDns', 'excludedDns'] as const) {
     (nc[key] ?? []).forEach((d, i) => {
-      if (!/^\.?([a-z0-9-]+\.)*[a-z0-9-]+$/i.test(d)) problems.push({ field: `/body/nameConstraints/${key}/${i}`, message: `"${d}" is not a DNS name` });
+      if (d.startsWith('.')) {
+        // RFC 5280 4.2.1.10: the leading-period form is for URIs and mailboxes; verifiers
+        // (Certa's included) treat it as a malformed dNSName constraint.
+        problems.push({ field: `/body/nameConstraints/${key}/${i}`, message: `"${d}" starts with a period: a DNS constraint is a host name and already covers every name below it (write "${d.slice(1)}")` });
+      } else if (!/^([a-z0-9-]+\.)*[a-z0-9-]+$/i.test(d)) problems.push({ field: `/body/nameConstraints/${key}/${i}`, message: `"${d}" is not a DNS name` });
     });
   }
   if (problems.length) throw new DomainError('bad_request', 'invalid name constraints', problems);

@@ -94,6 +94,7 @@ interface RunOptions {
   mode?: VerifyInput['mode'];
   at: Date;
   maxDepth?: number;
+  requireExtKeyUsage?: boolean;
   crls: Uint8Array[];
   checkRevocation: boolean;
 }
@@ -118,6 +119,7 @@ async function run(svc: Services, o: RunOptions): Promise<VerifyReport> {
     extraPeerNames: o.peerNames.slice(1),
     mode: o.mode ?? 'webpki',
     maxDepth: o.maxDepth,
+    requireExtKeyUsage: o.requireExtKeyUsage,
     crls: o.checkRevocation ? o.crls : [],
     revocationLookup: o.checkRevocation ? internal!.revocation : undefined,
   });
@@ -168,6 +170,7 @@ export async function verifyChain(svc: Services, _principal: Principal, input: V
     mode: input.mode,
     at: input.at ? new Date(input.at) : svc.clock.now(),
     maxDepth: input.maxDepth,
+    requireExtKeyUsage: input.requireExtKeyUsage,
     crls,
     checkRevocation: input.checkRevocation ?? true,
   });
@@ -234,6 +237,7 @@ export async function verifyEndpoint(svc: Services, _principal: Principal, input
     purpose: input.purpose ?? 'serverAuth',
     mode: input.mode,
     at: svc.clock.now(),
+    requireExtKeyUsage: input.requireExtKeyUsage,
     crls: [],
     checkRevocation: true,
   });

@@ -77,6 +77,13 @@ forEachDialect('authorities end to end', (env) => {
     expect(bad.error!.errors!.find((e) => e.field === '/body/nameConstraints/permittedDns/1')!.message).toMatch(/excluded by the parent/);
     expect(bad.error!.detail).toMatch(/does not fit inside the parent "nc-root"/);
 
+    // A leading period is the URI/mailbox form, malformed on a dNSName (verifiers refuse the chain).
+    const dotted = await api.POST('/api/v1/authorities', {
+      body: { name: 'nc-dotted', kind: 'intermediate', parentId: 'nc-root', subject: { commonName: 'Dotted' }, pathLength: 0, nameConstraints: { permittedDns: ['.api.example.test'] } },
+    });
+    expect(dotted.response.status).toBe(400);
+    expect(dotted.error!.errors).toEqual([{ field: '/body/nameConstraints/permittedDns/0', message: expect.stringContaining('write "api.example.test"') }]);
+
     // One that fits.
     const good = await api.POST('/api/v1/authorities', {
       body: { name: 'nc-good', kind: 'intermediate', parentId: 'nc-root', subject: { commonName: 'Fits' }, pathLength: 0, nameConstraints: { permittedDns: ['api.example.test'], permittedIp: ['10.1.0.0/16'], permittedEmail: ['.example.test'] } },

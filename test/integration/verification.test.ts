@@ -122,6 +122,26 @@ forEachDialect('verification', (env) => {
       expect(codes(r.data!)).toContain('extKeyUsage');
     });
 
+    it('ok/a leaf without extKeyUsage is any-purpose (RFC 5280); requireExtKeyUsage refuses it -> extKeyUsage', async () => {
+      s.ok('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'noeku-ca.key', '-out', 'noeku-ca.pem', '-days', '30', '-subj', '/CN=No EKU Test CA',
+        '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign');
+      s.ok('req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'noeku.key', '-out', 'noeku.csr', '-subj', '/CN=noeku.example.test');
+      s.write('noeku.ext', 'basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nsubjectAltName=DNS:noeku.example.test\n');
+      s.ok('x509', '-req', '-in', 'noeku.csr', '-CA', 'noeku-ca.pem', '-CAkey', 'noeku-ca.key', '-CAcreateserial', '-days', '7', '-extfile', 'noeku.ext', '-out', 'noeku.pem');
+      const body = { certificates: s.read('noeku.pem').toString(), trust: ['supplied' as const], trustAnchors: s.read('noeku-ca.pem').toString(), hostname: 'noeku.example.test' };
+      const lax = await env().client().POST('/api/v1/verify/chain', { body });
+      expect(lax.data!.valid, JSON.stringify(lax.data!.errors)).toBe(true);
+      expect(lax.data!.rules).not.toContain('ext-key-usage-required');
+      const strict = await env().client().POST('/api/v1/verify/chain', { body: { ...body, requireExtKeyUsage: true } });
+      expect(strict.response.status).toBe(200);
+      expect(strict.data!.valid).toBe(false);
+      expect(strict.data!.errors).toEqual([expect.objectContaining({ code: 'extKeyUsage', certificateIndex: 0 })]);
+      expect(strict.data!.rules).toContain('ext-key-usage-required');
+      // Certa's own leaves carry serverAuth: still valid when it is required.
+      const own = await env().client().POST('/api/v1/verify/chain', { body: { certificates: main.chainPem, trust: ['internal'], hostname: 'api.example.test', requireExtKeyUsage: true } });
+      expect(own.data!.valid, JSON.stringify(own.data!.errors)).toBe(true);
+    });
+
     it('error/validated after notAfter -> expired', async () => {
       const at = new Date(new Date(main.notAfter).getTime() + 86_400_000).toISOString();
       const r = await env().client().POST('/api/v1/verify/chain', { body: { certificates: main.chainPem, trust: ['internal'], hostname: 'api.example.test', at } });

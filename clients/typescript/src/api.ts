@@ -1536,6 +1536,7 @@ export type components = {
         AuthorityKind: "root" | "intermediate" | "import" | "external";
         /** @description RFC 5280 name constraints written into a CA certificate (critical). */
         NameConstraints: {
+            /** @description Host names; `example.com` covers `example.com` and every name below it. A leading period is refused (RFC 5280 allows it for URIs and mailboxes only). */
             permittedDns?: string[];
             excludedDns?: string[];
             /** @description CIDR ranges, e.g. `10.0.0.0/8`. */
@@ -2097,6 +2098,11 @@ export type components = {
              */
             checkRevocation?: boolean;
             maxDepth?: number;
+            /**
+             * @description Refuse a leaf without an extKeyUsage extension (the CA/Browser Forum baseline requirements, 7.1.2.7.6, require one in subscriber certificates; RFC 5280 reads its absence as any purpose).
+             * @default false
+             */
+            requireExtKeyUsage?: boolean;
         };
         VerifyPathEntry: {
             subject: string;
@@ -2116,6 +2122,8 @@ export type components = {
         VerifyReport: {
             valid: boolean;
             mode: components["schemas"]["VerifyMode"];
+            /** @description The rule sets that were applied: `rfc5280` always; in `webpki` mode one of `cabf-tls-br` (a server certificate), `cabf-smime-br` (an S/MIME certificate) or `webpki-common`; `ext-key-usage-required` when `requireExtKeyUsage` was asked. */
+            rules: string[];
             /** @description The validated (or closest) path, leaf first, trust anchor last. */
             path: components["schemas"]["VerifyPathEntry"][];
             checks: {
@@ -2155,6 +2163,11 @@ export type components = {
             mode?: components["schemas"]["VerifyMode"];
             /** @default 5000 */
             timeoutMs?: number;
+            /**
+             * @description As in `verifyChain`.
+             * @default false
+             */
+            requireExtKeyUsage?: boolean;
         };
     };
     responses: {

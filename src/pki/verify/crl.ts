@@ -1,8 +1,10 @@
 /**
- * CRL parsing and checking (RFC 5280 5 and 6.3, CABF 7.2). A CRL that cannot be parsed
- * at all is ignored by the caller (with a warning). A parsed CRL whose issuer is a CA
- * on the path is authoritative: if it fails any check (signature, cRLSign, version,
- * dates, CRL number, critical extensions, scope) the path fails closed with `crlInvalid`.
+ * CRL parsing and checking (RFC 5280 5 and 6.3, CABF 7.2). A CRL that is not a
+ * well-formed v2 CRL (DER damage, a version other than v2, a date in the wrong ASN.1 time
+ * type, no nextUpdate) is not a CRL at all: the caller ignores it with a warning, as
+ * x509-limbo expects. A well-formed CRL whose issuer is a CA on the path is authoritative:
+ * if it fails any check (signature, cRLSign, stale or future dates, CRL number, critical
+ * extensions, scope) the path fails closed with `crlInvalid`.
  */
 import {
   DerError,
@@ -130,6 +132,7 @@ export function parseCrl(der: Uint8Array): Crl {
   let i = 0;
   let version: number | undefined;
   if (tbsParts[i] && isUniversal(tbsParts[i], T.INTEGER)) version = readSmallInt(der, tbsParts[i++], 'CRL version');
+  if (version !== undefined && version !== 1) throw new DerError(`CRL version ${version + 1} is not defined (RFC 5280 5.1.2.1: v2 is 1)`);
   const next = (what: string) => {
     const t = tbsParts[i++];
     if (!t) throw new DerError(`tbsCertList: missing ${what}`);
@@ -140,6 +143,8 @@ export function parseCrl(der: Uint8Array): Crl {
   const thisUpdate = readTime(der, next('thisUpdate'), 'thisUpdate');
   let nextUpdate: DerTime | undefined;
   if (tbsParts[i] && (isUniversal(tbsParts[i], T.UTC_TIME) || isUniversal(tbsParts[i], T.GENERALIZED_TIME))) nextUpdate = readTime(der, tbsParts[i++], 'nextUpdate');
+  if (!nextUpdate) throw new DerError('CRL has no nextUpdate (RFC 5280 5.1.2.5)');
+  if (!timeEncodingOk(thisUpdate) || !timeEncodingOk(nextUpdate)) throw new DerError('CRL dates from 1950 to 2049 must be UTCTime, others GeneralizedTime (RFC 5280 5.1.2.4)');
   const entries: CrlEntry[] = [];
   if (tbsParts[i] && isUniversal(tbsParts[i], T.SEQUENCE)) {
     for (const e of children(der, tbsParts[i++])) {
@@ -213,8 +218,6 @@ export function crlProblems(crl: Crl, issuer: Certificate, at: number): string[]
   if (ku?.ok && !ku.value.cRLSign) out.push('the issuer keyUsage does not assert cRLSign');
   const sigProblem = verifySignature(crl.tbs, crl.signature, sigAlgInfo(crl.signatureAlg), publicKeyObject(issuer));
   if (sigProblem) out.push(`CRL signature: ${sigProblem}`);
-  if (!timeEncodingOk(crl.thisUpdate) || (crl.nextUpdate && !timeEncodingOk(crl.nextUpdate))) out.push('CRL dates before 2050 must be UTCTime');
-  if (!crl.nextUpdate) out.push('CRL has no nextUpdate');
   if (crl.thisUpdate.ms > at) out.push('CRL thisUpdate is after the validation time');
   if (crl.nextUpdate && crl.nextUpdate.ms < at) out.push('CRL nextUpdate is before the validation time (stale CRL)');
   if (crl.nextUpdate && crl.nextUpdate.ms < crl.thisUpdate.ms) out.push('CRL nextUpdate precedes thisUpdate');

@@ -4,7 +4,8 @@
  *
  * Every case runs in `webpki` mode, except those tagged `rfc5280-incompatible-with-webpki`
  * (cases where RFC 5280 is deliberately stricter than the Web PKI), which run in
- * `rfc5280` mode. Only features the engine cannot support are skipped.
+ * `rfc5280` mode. Cases tagged `pedantic-webpki-eku` also ask for an extKeyUsage on the
+ * leaf (`requireExtKeyUsage`). Only features the engine cannot support are skipped.
  */
 import { DomainError } from '../../errors.js';
 import { decodePemBlocks } from './pem.js';
@@ -157,6 +158,9 @@ export function limboInput(tc: LimboTestcase): VerifyInput | string {
   const purpose: VerifyInput['purpose'] = ekus.length ? (ekus.includes(EKU.any) ? 'any' : ekus) : tc.validation_kind === 'SERVER' ? 'serverAuth' : 'clientAuth';
   return {
     mode: features.includes('rfc5280-incompatible-with-webpki') ? 'rfc5280' : 'webpki',
+    // limbo tags the CABF "extKeyUsage must be present" expectation as pedantic; the
+    // engine enforces it on request.
+    requireExtKeyUsage: features.includes('pedantic-webpki-eku'),
     leaf: pemToDer(tc.peer_certificate, 'peer_certificate')[0],
     intermediates: tc.untrusted_intermediates.flatMap((p, i) => pemToDer(p, `untrusted_intermediates[${i}]`)),
     trustAnchors: tc.trusted_certs.flatMap((p, i) => pemToDer(p, `trusted_certs[${i}]`)),

@@ -42,6 +42,8 @@ describe('checkNameConstraints', () => {
     { name: 'error/ip outside range', names: [ip('192.0.3.7')], nc: { permitted: [net('192.0.2.0', '255.255.255.0')] }, ok: false },
     { name: 'error/non-contiguous mask', names: [ip('192.0.2.7')], nc: { permitted: [net('192.0.2.0', '255.0.255.0')] }, ok: false },
     { name: 'error/wildcard constraint is malformed', names: [dns('foo.example.com')], nc: { permitted: [dns('*.example.com')] }, ok: false },
+    { name: 'error/dNSName constraint with a leading period is malformed', names: [dns('foo.example.com')], nc: { permitted: [dns('.example.com')] }, ok: false },
+    { name: 'error/excluded dNSName with a leading period is malformed too', names: [dns('foo.example.org')], nc: { excluded: [dns('.example.com')] }, ok: false },
     { name: 'error/malformed SAN under a constraint', names: [dns('.example.com')], nc: { permitted: [dns('example.com')] }, ok: false },
     { name: 'ok/wildcard SAN inside permitted', names: [dns('*.example.com')], nc: { permitted: [dns('example.com')] }, ok: true },
     { name: 'error/wildcard SAN may cover an excluded host', names: [dns('*.example.com')], nc: { excluded: [dns('bad.example.com')] }, ok: false },

@@ -348,13 +348,16 @@ type Match = boolean;
 class Malformed extends Error {}
 
 function dnsWithin(constraint: string, name: string): boolean {
-  if (constraint.startsWith('.')) return name.endsWith(constraint) && name.length > constraint.length;
   return name === constraint || name.endsWith(`.${constraint}`);
 }
 
+// A dNSName constraint is a host name: "example.com" covers it and every name below it. A
+// leading period (".example.com") is the URI and rfc822Name form only (RFC 5280 4.2.1.10),
+// so on a dNSName it makes the constraint malformed (and the path invalid) rather than
+// meaning "subdomains only".
 function normaliseDnsConstraint(c: string): string {
-  const body = c.startsWith('.') ? c.slice(1) : c;
-  if (!isDnsName(body)) throw new Malformed(`malformed DNS name constraint "${c}"`);
+  if (c.startsWith('.')) throw new Malformed(`malformed DNS name constraint "${c}" (a dNSName constraint cannot start with a period)`);
+  if (!isDnsName(c)) throw new Malformed(`malformed DNS name constraint "${c}"`);
   return c.toLowerCase();
 }
 
@@ -367,9 +370,8 @@ function matchDns(constraint: string, name: string, excluded: boolean): Match {
     // Permitted only when every expansion is inside; excluded when any could be.
     if (dnsWithin(c, `x.${base}`)) return true;
     if (!excluded) return false;
-    const cBody = c.startsWith('.') ? c.slice(1) : c;
-    const dot = cBody.indexOf('.');
-    return dot > 0 && cBody.slice(dot + 1) === base;
+    const dot = c.indexOf('.');
+    return dot > 0 && c.slice(dot + 1) === base;
   }
   if (!isDnsName(n)) throw new Malformed(`malformed DNS name "${name}"`);
   return dnsWithin(c, n);

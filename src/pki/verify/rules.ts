@@ -38,6 +38,8 @@ export interface Policy {
   peerNames: PeerName[];
   /** Leaf must carry a subjectAltName. */
   requireSan: boolean;
+  /** Leaf must carry an extKeyUsage extension. */
+  requireEku: boolean;
   maxDepth: number;
   requiredKeyUsages: string[];
   signatureAlgorithms?: string[];
@@ -73,17 +75,21 @@ const RECOGNISED = new Set<string>([
 
 const WEBPKI_CURVES = new Set<string>([CURVE.p256, CURVE.p384, CURVE.p521]);
 
-const selfSignedCache = new WeakMap<Certificate, boolean>();
+const ownKeyCache = new WeakMap<Certificate, boolean>();
+
+/** Signed by the key it certifies, whatever its names say. */
+export function signedByOwnKey(cert: Certificate): boolean {
+  let v = ownKeyCache.get(cert);
+  if (v === undefined) {
+    v = verifySignature(cert.tbs, cert.signature, sigAlgInfo(cert.signatureAlg), publicKeyObject(cert)) === undefined;
+    ownKeyCache.set(cert, v);
+  }
+  return v;
+}
 
 /** Self-issued and signed by its own key (a "self-signed" certificate in RFC 5280 terms). */
 export function isSelfSigned(cert: Certificate): boolean {
-  if (!cert.selfIssued) return false;
-  let v = selfSignedCache.get(cert);
-  if (v === undefined) {
-    v = verifySignature(cert.tbs, cert.signature, sigAlgInfo(cert.signatureAlg), publicKeyObject(cert)) === undefined;
-    selfSignedCache.set(cert, v);
-  }
-  return v;
+  return cert.selfIssued && signedByOwnKey(cert);
 }
 
 function timeEncodingOk(t: Certificate['notBefore']): boolean {
@@ -151,7 +157,9 @@ export function certificateFindings(cert: Certificate, role: 'leaf' | 'ca', anch
   const aki = x.authorityKeyId?.ok ? x.authorityKeyId.value : undefined;
   if (aki && webpki && !aki.keyId) err('policyViolation', 'authorityKeyIdentifier must contain keyIdentifier (CABF 7.1.2.11.1)');
   if (!aki?.keyId && cert.version === 2) {
-    const exempt = anchor ? cert.selfIssued : isSelfSigned(cert);
+    // A trust anchor needs no pointer to another key when it names itself as issuer or
+    // is signed by its own key (a root whose issuer field differs from its subject).
+    const exempt = anchor ? cert.selfIssued || signedByOwnKey(cert) : isSelfSigned(cert);
     if (!exempt) err('policyViolation', 'authorityKeyIdentifier.keyIdentifier is required on certificates that are not self-signed (RFC 5280 4.2.1.1)');
   }
   if (anchor && webpki && aki && isSelfSigned(cert)) {
@@ -249,6 +257,7 @@ function leafProfileFindings(
   const eku = x.extKeyUsage?.ok ? x.extKeyUsage.value : undefined;
 
   // Extended key usage for the requested purpose.
+  if (policy.requireEku && !x.extKeyUsage) err('extKeyUsage', 'the end-entity certificate has no extKeyUsage extension, and one is required (CABF 7.1.2.7.6)');
   if (eku) {
     for (const required of policy.ekus) {
       const ok = eku.includes(required) || (!webpki && eku.includes(EKU.any));
@@ -258,6 +267,12 @@ function leafProfileFindings(
   if (webpki && (policy.profile === 'tls' || policy.profile === 'smime')) {
     if (x.extKeyUsage?.critical) err('extKeyUsage', 'extKeyUsage must not be critical in a subscriber certificate');
     if (eku?.includes(EKU.any)) err('extKeyUsage', 'anyExtendedKeyUsage is not allowed in a subscriber certificate');
+  }
+  if (webpki && policy.profile === 'tls') {
+    // A TLS server certificate is for TLS only (CABF 7.1.2.7.10).
+    for (const bad of [EKU.codeSigning, EKU.emailProtection, EKU.timeStamping, EKU.ocspSigning, EKU.precertSigning]) {
+      if (eku?.includes(bad)) err('extKeyUsage', `${ekuName(bad)} is not allowed in a TLS subscriber certificate (CABF 7.1.2.7.10)`);
+    }
   }
   if (webpki && policy.profile === 'smime') {
     if (!x.extKeyUsage) err('extKeyUsage', 'S/MIME subscriber certificates must carry extKeyUsage (S/MIME BR 7.1.2.3 (f))');

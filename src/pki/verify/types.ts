@@ -96,6 +96,11 @@ export interface VerifyInput {
   crls?: Uint8Array[];
   /** Caller-side revocation records, consulted for every non-anchor certificate. */
   revocationLookup?: RevocationLookup;
+  /**
+   * The leaf must carry an extKeyUsage extension (CABF 7.1.2.7.6 requires one in subscriber
+   * certificates; RFC 5280 reads its absence as "any purpose", the default here).
+   */
+  requireExtKeyUsage?: boolean;
   /** Key usages the leaf must assert (when it has a keyUsage extension). */
   requiredKeyUsages?: KeyUsageName[];
   /**

@@ -1,5 +1,8 @@
 import 'reflect-metadata';
-import { webcrypto, randomBytes } from 'node:crypto';
+import { webcrypto, randomBytes, createPrivateKey, sign } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { AsnConvert } from '@peculiar/asn1-schema';
+import { Certificate as AsnCertificate, CertificateList, Name as AsnName, Time, id_ce_authorityKeyIdentifier } from '@peculiar/asn1-x509';
 import * as x509 from '@peculiar/x509';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DomainError } from '../../errors.js';
@@ -40,6 +43,7 @@ beforeAll(() => {
     expired: leafWith('leaf-expired', EXT.leaf('ec'), { end: '20250101000000Z' }),
     clientOnly: leafWith('leaf-client', EXT.leaf('ec', 'DNS:www.example.com', 'clientAuth')),
     revoked: leafWith('leaf-revoked', EXT.leaf('ec')),
+    codeSigningToo: leafWith('leaf-tls-codesigning', EXT.leaf('ec', 'DNS:www.example.com', 'serverAuth, codeSigning')),
     critical: leafWith('leaf-critical', EXT.leaf('ec', 'DNS:www.example.com', 'serverAuth', ['1.2.3.4.5.6 = critical, ASN1:NULL'])),
     pathLen0,
     belowPathLen0,
@@ -147,6 +151,63 @@ describe('verifyChain with openssl-made chains', () => {
     expect(codes(r)).toContain(code);
     if (index !== undefined) expect(r.errors.find((e) => e.code === code)?.certificateIndex).toBe(index);
     expect(r.checks.some((c) => !c.passed)).toBe(true);
+  });
+
+  it('validity is to the second: notAfter + 500 ms is still valid, notBefore - 1 ms is not yet', async () => {
+    const h = hierarchies.ec;
+    // Every certificate of the fixture is valid from 2024-01-01T00:00:00Z to 2034-01-01T00:00:00Z.
+    const late = await verifyChain(input(h, { at: new Date('2034-01-01T00:00:00.500Z') }));
+    expect(codes(late)).not.toContain('expired');
+    const early = await verifyChain(input(h, { at: new Date('2023-12-31T23:59:59.999Z') }));
+    expect(codes(early)).toContain('notYetValid');
+    const after = await verifyChain(input(h, { at: new Date('2034-01-01T00:00:01.000Z') }));
+    expect(codes(after)).toContain('expired');
+  });
+
+  it('ok/a trust anchor signed by its own key needs no authorityKeyIdentifier, even when its issuer names someone else', async () => {
+    const h = hierarchies.ec;
+    const root = AsnConvert.parse(h.root.der, AsnCertificate);
+    const tbs = root.tbsCertificate;
+    tbs.issuer = AsnConvert.parse(AsnConvert.serialize(AsnConvert.parse(h.intermediate.der, AsnCertificate).tbsCertificate.subject), AsnName);
+    tbs.extensions = tbs.extensions?.filter((e) => e.extnID !== id_ce_authorityKeyIdentifier) as typeof tbs.extensions;
+    root.signatureValue = new Uint8Array(sign('sha256', Buffer.from(AsnConvert.serialize(tbs)), createPrivateKey(readFileSync(h.root.keyPath)))).buffer;
+    const anchor = new Uint8Array(AsnConvert.serialize(root));
+    const r = await verifyChain(input(h, { trustAnchors: [anchor] }));
+    expect(r.errors).toEqual([]);
+    expect(r.valid).toBe(true);
+  });
+
+  it('error/a TLS leaf that also asserts codeSigning: refused in webpki mode (CABF 7.1.2.7.10), accepted by RFC 5280', async () => {
+    const web = await verifyChain(input(hierarchies.ec, { leaf: extra.codeSigningToo.der }));
+    expect(web.valid).toBe(false);
+    expect(web.errors).toEqual([expect.objectContaining({ code: 'extKeyUsage', certificateIndex: 0, message: expect.stringContaining('codeSigning') })]);
+    const plain = await verifyChain(input(hierarchies.ec, { leaf: extra.codeSigningToo.der, mode: 'rfc5280' }));
+    expect(plain.errors).toEqual([]);
+    expect(plain.valid).toBe(true);
+  });
+
+  // A CRL that is not a well-formed v2 CRL is not a CRL: ignored with a warning (as
+  // x509-limbo expects), while a well-formed one that fails a check fails the path.
+  // Each variant is the openssl CRL that revokes the leaf, altered and re-signed by the CA.
+  const resigned = (mutate: (c: CertificateList) => void) => {
+    const crl = AsnConvert.parse(crls.intermediate, CertificateList);
+    mutate(crl);
+    const tbs = AsnConvert.serialize(crl.tbsCertList);
+    crl.signature = new Uint8Array(sign('sha256', Buffer.from(tbs), createPrivateKey(readFileSync(hierarchies.ec.intermediate.keyPath)))).buffer;
+    return new Uint8Array(AsnConvert.serialize(crl));
+  };
+  it.each([
+    { name: 'version 3', mutate: (c: CertificateList) => void (c.tbsCertList.version = 2), why: /version/ },
+    { name: 'no nextUpdate', mutate: (c: CertificateList) => void (c.tbsCertList.nextUpdate = undefined), why: /nextUpdate/ },
+    { name: 'GeneralizedTime for 2025', mutate: (c: CertificateList) => void (c.tbsCertList.thisUpdate = new Time({ generalTime: new Date('2025-05-01T00:00:00Z') })), why: /UTCTime/ },
+  ])('ok/a malformed CRL ($name) revoking the leaf is ignored with a warning', async ({ mutate, why }) => {
+    const r = await verifyChain(input(hierarchies.ec, { leaf: extra.revoked.der, crls: [resigned(mutate)] }));
+    expect(r.errors).toEqual([]);
+    expect(r.valid).toBe(true);
+    expect(r.warnings).toEqual([expect.objectContaining({ code: 'crlIgnored', message: expect.stringMatching(why) })]);
+    // The same CRL re-signed without the damage still revokes (the re-signing itself is sound).
+    const sound = await verifyChain(input(hierarchies.ec, { leaf: extra.revoked.der, crls: [resigned(() => {})] }));
+    expect(codes(sound)).toEqual(['revoked']);
   });
 
   it('revocation lookup callback is consulted for every non-anchor certificate', async () => {

@@ -123,7 +123,9 @@ function resolvePurpose(input: VerifyInput): { ekus: string[]; profile: Profile;
     ekus = PURPOSE_OIDS[purpose];
   }
   const profile: Profile = ekus.includes(EKU.serverAuth) ? 'tls' : ekus.includes(EKU.emailProtection) ? 'smime' : 'generic';
-  const requireSan = profile !== 'generic' || ekus.includes(EKU.clientAuth) || input.peerName !== undefined;
+  // A TLS server or S/MIME leaf, or one checked against a name, must name itself in a SAN.
+  // A TLS client certificate checked without a name may identify by its subject alone.
+  const requireSan = profile !== 'generic' || input.peerName !== undefined;
   return { ekus, profile, requireSan };
 }
 
@@ -167,16 +169,20 @@ function prepare(input: VerifyInput): Prepared {
   const policy: Policy = {
     mode: input.mode,
     profile: input.mode === 'webpki' ? profile : 'generic',
-    at: input.at.getTime(),
+    // Certificate and CRL times have whole seconds: a validation time inside a second is
+    // that second (notAfter + 5 ms is still within notAfter).
+    at: Math.floor(input.at.getTime() / 1000) * 1000,
     ekus,
     peerNames,
     requireSan,
+    requireEku: input.requireExtKeyUsage === true,
     maxDepth,
     requiredKeyUsages: input.requiredKeyUsages ?? [],
     signatureAlgorithms: input.signatureAlgorithms,
   };
   const rules = ['rfc5280'];
   if (input.mode === 'webpki') rules.push(profile === 'tls' ? 'cabf-tls-br' : profile === 'smime' ? 'cabf-smime-br' : 'webpki-common');
+  if (input.requireExtKeyUsage) rules.push('ext-key-usage-required');
 
   // Index candidates by subject; anchors win over identical intermediates.
   const bySubject = new Map<string, Node[]>();
