@@ -24,6 +24,8 @@ export interface LoadResult {
   p90: number;
   p99: number;
   max: number;
+  /** CPU time of this process (the service under test: all its threads) per request, in µs. */
+  serverCpuUs?: number;
 }
 
 export function percentile(sorted: number[], p: number): number {
@@ -71,7 +73,8 @@ export async function load(name: string, opts: { concurrency: number; total?: nu
 const round = (n: number) => Math.round(n * 100) / 100;
 
 export function report(r: LoadResult): void {
-  console.log(`${r.name.padEnd(48)} ${String(r.requests).padStart(7)} req  ${String(r.throughput).padStart(9)}/s  p50 ${r.p50} ms  p90 ${r.p90} ms  p99 ${r.p99} ms  max ${r.max} ms  errors ${r.errors}`);
+  const cpu = r.serverCpuUs === undefined ? '' : `  service CPU ${r.serverCpuUs} µs/req`;
+  console.log(`${r.name.padEnd(48)} ${String(r.requests).padStart(7)} req  ${String(r.throughput).padStart(9)}/s  p50 ${r.p50} ms  p90 ${r.p90} ms  p99 ${r.p99} ms  max ${r.max} ms  errors ${r.errors}${cpu}`);
 }
 
 export interface BenchApp {
@@ -141,7 +144,14 @@ export async function startBenchApp(dialect: 'sqlite' | 'postgres', env: Record<
 export function loadInChild(worker: 'http-load' | 'autocannon', job: object): Promise<LoadResult> {
   return new Promise((resolve, reject) => {
     const child = fork(fileURLToPath(new URL(`./${worker}.worker.ts`, import.meta.url)), [], { execArgv: ['--import', 'tsx'] });
-    child.once('message', (m) => resolve(m as LoadResult));
+    // The service runs in this process: its CPU per request is steadier than throughput on
+    // a shared machine (the load generator's own cost is not in it).
+    const cpu0 = process.cpuUsage();
+    child.once('message', (m) => {
+      const r = m as LoadResult;
+      const cpu = process.cpuUsage(cpu0);
+      resolve({ ...r, serverCpuUs: r.requests ? Math.round((cpu.user + cpu.system) / r.requests) : undefined });
+    });
     child.once('error', reject);
     child.send(job);
   });
