@@ -40,6 +40,17 @@ describe('x509-limbo, regenerated upstream cases', () => {
   });
 });
 
+describe('x509-limbo, BetterTLS path building (re-created)', () => {
+  it('passes all 81: every reachable leaf is found past broken edges, every unreachable one refused for the broken edge', async () => {
+    const cases = JSON.parse(readFileSync(fileURLToPath(new URL('../../../test/fixtures/limbo/bettertls-pathbuilding.json', import.meta.url)), 'utf8'));
+    const summary = await runLimbo(cases);
+    expect(summary.passed, JSON.stringify(summary.mismatches, null, 2)).toBe(81);
+    // Order of the untrusted intermediates does not matter.
+    const reversed = { ...cases, testcases: cases.testcases.map((t: LimboTestcase) => ({ ...t, untrusted_intermediates: [...t.untrusted_intermediates].reverse() })) };
+    expect((await runLimbo(reversed)).passed).toBe(81);
+  });
+});
+
 describe('x509-limbo', () => {
   it('scores >= 95% of the non-skipped cases with <= 5% skipped', async () => {
     const summary = await runLimbo(load());
