@@ -23,9 +23,8 @@ const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 export function decodePemBlocks(text: string, what = 'PEM input'): Array<{ label: string; der: Uint8Array }> {
   const out: Array<{ label: string; der: Uint8Array }> = [];
   for (const m of text.matchAll(PEM_BLOCK)) {
-    const body = m[2].replace(/\r?\n|\r/g, '\n');
     // RFC 7468 allows explanatory header lines only in legacy blocks; reject them in certificates.
-    const b64 = body.replace(/\s+/g, '');
+    const b64 = m[2].replace(/\s+/g, '');
     if (!BASE64.test(b64) || b64.length % 4 !== 0) throw badCertificate(`${what}: the ${m[1]} PEM block is not valid base64`);
     out.push({ label: m[1], der: new Uint8Array(Buffer.from(b64, 'base64')) });
   }
