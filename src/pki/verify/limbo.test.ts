@@ -49,6 +49,14 @@ describe('x509-limbo, BetterTLS path building (re-created)', () => {
     const reversed = { ...cases, testcases: cases.testcases.map((t: LimboTestcase) => ({ ...t, untrusted_intermediates: [...t.untrusted_intermediates].reverse() })) };
     expect((await runLimbo(reversed)).passed).toBe(81);
   });
+
+  it('ok/of several valid paths the builder tries first the one whose next issuer is an anchor (RFC 4158 "figure seven": 4 certificates, not 5)', async () => {
+    const cases = JSON.parse(readFileSync(fileURLToPath(new URL('../../../test/fixtures/limbo/bettertls-pathbuilding.json', import.meta.url)), 'utf8'));
+    const tc = cases.testcases.find((t: LimboTestcase) => t.id === 'bettertls::pathbuilding::tc48');
+    const result = await runLimboCase(tc);
+    expect(result.actual_result).toBe('SUCCESS');
+    expect(result.context).toMatch(/valid path of 4 certificate/);
+  });
 });
 
 describe('x509-limbo', () => {

@@ -244,11 +244,13 @@ function candidatesFor(p: Prepared, cert: Certificate): Node[] {
     const ski = n.cert.ext.subjectKeyId?.ok ? n.cert.ext.subjectKeyId.value : undefined;
     const keyMatch = !aki || !ski ? 1 : Buffer.compare(Buffer.from(aki), Buffer.from(ski)) === 0 ? 0 : 2;
     const current = p.policy.at >= n.cert.notBefore.ms && p.policy.at <= n.cert.notAfter.ms ? 0 : 1;
-    return [n.anchor ? 0 : 1, keyMatch, current, n.order];
+    // One step of look-ahead: an issuer named by an anchor makes the shorter path come first.
+    const nearAnchor = n.anchor || (p.bySubject.get(n.cert.issuer.key) ?? []).some((x) => x.anchor) ? 0 : 1;
+    return [n.anchor ? 0 : 1, nearAnchor, keyMatch, current, n.order];
   };
   const sorted = list
     .map((n) => ({ n, r: rank(n) }))
-    .sort((a, b) => a.r[0] - b.r[0] || a.r[1] - b.r[1] || a.r[2] - b.r[2] || a.r[3] - b.r[3])
+    .sort((a, b) => a.r[0] - b.r[0] || a.r[1] - b.r[1] || a.r[2] - b.r[2] || a.r[3] - b.r[3] || a.r[4] - b.r[4])
     .map((x) => x.n);
   p.candidateCache.set(cert.fingerprint, sorted);
   return sorted;
