@@ -22,6 +22,7 @@ import { bootstrapAdmin } from './rights/users.usecases.js';
 import { syncBuiltinRoles } from './rights/roles.usecases.js';
 import { SecretStore } from './secrets/secret-store.js';
 import { Keyring } from './authority/keyring.js';
+import { legacyDnsConstraintWarnings } from './authority/authorities.usecases.js';
 import { LocalKek, loadOrCreateKek } from './crypto/envelope.js';
 import { setupNotifications } from './notify/notify.module.js';
 import { setupRevocation } from './revocation/revocation.module.js';
@@ -102,6 +103,7 @@ export class App {
     if (migrated.length) this.log.info({ migrations: migrated, dialect: this.store.dialect }, 'applied migrations');
     await syncBuiltinRoles(this.services);
     await bootstrapAdmin(this.services);
+    for (const warning of await legacyDnsConstraintWarnings(this.services)) this.log.warn({ check: 'name-constraints' }, warning);
 
     const services = this.services;
     const metrics = createMetrics([deliveryOutcomes, deliveryRetries, expiringGauge(() => (this.#stopping ? null : services.db), () => services.clock.now())]);

@@ -55,6 +55,25 @@ export function toAuthority(svc: Services, r: AuthorityRow): Authority {
   };
 }
 
+/**
+ * Authorities created before leading-period DNS constraints were refused (".example.com"
+ * on a dNSName is malformed under RFC 5280 4.2.1.10, so strict verifiers, Certa's own
+ * included, refuse every chain under them). One message per affected authority, for the
+ * startup log: such a CA has to be replaced by one constrained to "example.com".
+ */
+export async function legacyDnsConstraintWarnings(svc: Services): Promise<string[]> {
+  const out: string[] = [];
+  for (const r of await repo.allAuthorities(svc.db)) {
+    if (!r.name_constraints) continue;
+    const nc = JSON.parse(r.name_constraints) as NameConstraints;
+    const dotted = [...(nc.permittedDns ?? []), ...(nc.excludedDns ?? [])].filter((d) => d.startsWith('.'));
+    if (dotted.length) {
+      out.push(`authority "${r.name}" (${r.id}) carries DNS name constraints with a leading period (${dotted.join(', ')}): RFC 5280 verifiers, Certa's included, refuse every chain under it; replace it with an authority constrained to ${dotted.map((d) => `"${d.slice(1)}"`).join(', ')}`);
+    }
+  }
+  return out;
+}
+
 export async function getAuthorityRow(svc: Services, idOrName: string): Promise<AuthorityRow> {
   const r = await repo.findAuthority(svc.db, idOrName);
   if (!r) throw notFound('authority');

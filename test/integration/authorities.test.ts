@@ -84,6 +84,18 @@ forEachDialect('authorities end to end', (env) => {
     expect(dotted.response.status).toBe(400);
     expect(dotted.error!.errors).toEqual([{ field: '/body/nameConstraints/permittedDns/0', message: expect.stringContaining('write "api.example.test"') }]);
 
+    // An authority stored before the period was refused is named at startup, with the fix.
+    const { legacyDnsConstraintWarnings } = await import('../../src/authority/authorities.usecases.js');
+    const svc = env().app.services;
+    expect(await legacyDnsConstraintWarnings(svc)).toEqual([]);
+    const rootRow = await svc.db.selectFrom('authorities').select(['id', 'name_constraints']).where('name', '=', 'nc-root').executeTakeFirstOrThrow();
+    await svc.db.updateTable('authorities').set({ name_constraints: JSON.stringify({ permittedDns: ['.legacy.test'] }) }).where('id', '=', rootRow.id).execute();
+    try {
+      expect(await legacyDnsConstraintWarnings(svc)).toEqual([expect.stringMatching(/authority "nc-root" .*\(\.legacy\.test\).*constrained to "legacy\.test"/)]);
+    } finally {
+      await svc.db.updateTable('authorities').set({ name_constraints: rootRow.name_constraints }).where('id', '=', rootRow.id).execute();
+    }
+
     // One that fits.
     const good = await api.POST('/api/v1/authorities', {
       body: { name: 'nc-good', kind: 'intermediate', parentId: 'nc-root', subject: { commonName: 'Fits' }, pathLength: 0, nameConstraints: { permittedDns: ['api.example.test'], permittedIp: ['10.1.0.0/16'], permittedEmail: ['.example.test'] } },
