@@ -246,7 +246,7 @@ function candidatesFor(p: Prepared, cert: Certificate): Node[] {
     const current = p.policy.at >= n.cert.notBefore.ms && p.policy.at <= n.cert.notAfter.ms ? 0 : 1;
     // One step of look-ahead: an issuer named by an anchor makes the shorter path come first.
     const nearAnchor = n.anchor || (p.bySubject.get(n.cert.issuer.key) ?? []).some((x) => x.anchor) ? 0 : 1;
-    return [n.anchor ? 0 : 1, nearAnchor, keyMatch, current, n.order];
+    return [n.anchor ? 0 : 1, keyMatch, nearAnchor, current, n.order];
   };
   const sorted = list
     .map((n) => ({ n, r: rank(n) }))
