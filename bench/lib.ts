@@ -84,6 +84,21 @@ export interface BenchApp {
   close(): Promise<void>;
 }
 
+/** The configuration of a bench service process: quiet, no jobs, no login throttling. */
+export function benchConfig(dataDir: string, databaseUrl: string | undefined, env: Record<string, string> = {}) {
+  return loadConfig({
+    CERTA_PORT: '0',
+    CERTA_HOST: '127.0.0.1',
+    CERTA_DATA_DIR: dataDir,
+    CERTA_ADMIN_PASSWORD: 'bench-admin-password',
+    CERTA_LOG_LEVEL: 'silent',
+    CERTA_JOBS: 'false',
+    CERTA_LOGIN_MAX_FAILURES_PER_ADDRESS: '100000',
+    ...(databaseUrl ? { CERTA_DATABASE_URL: databaseUrl, CERTA_DB_POOL_SIZE: '20' } : {}),
+    ...env,
+  });
+}
+
 /** Start an App on SQLite (temp dir) or PostgreSQL (a throwaway database). */
 export async function startBenchApp(dialect: 'sqlite' | 'postgres', env: Record<string, string> = {}): Promise<BenchApp> {
   const dataDir = mkdtempSync(join(tmpdir(), `certa-bench-${dialect}-`));
@@ -100,17 +115,7 @@ export async function startBenchApp(dialect: 'sqlite' | 'postgres', env: Record<
     u.pathname = `/${dbName}`;
     databaseUrl = u.toString();
   }
-  const config = loadConfig({
-    CERTA_PORT: '0',
-    CERTA_HOST: '127.0.0.1',
-    CERTA_DATA_DIR: dataDir,
-    CERTA_ADMIN_PASSWORD: 'bench-admin-password',
-    CERTA_LOG_LEVEL: 'silent',
-    CERTA_JOBS: 'false',
-    CERTA_LOGIN_MAX_FAILURES_PER_ADDRESS: '100000',
-    ...(databaseUrl ? { CERTA_DATABASE_URL: databaseUrl, CERTA_DB_POOL_SIZE: '20' } : {}),
-    ...env,
-  });
+  const config = benchConfig(dataDir, databaseUrl, env);
   const app = new App({ config, logger: createLogger('silent') });
   await app.start();
   const res = await fetch(`${app.url}/api/v1/auth/login`, {

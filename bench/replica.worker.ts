@@ -4,19 +4,11 @@
  * be: it starts, sends its URL over IPC, and stops on any message. Jobs are off.
  */
 import { App } from '../src/app.js';
-import { loadConfig } from '../src/config/config.js';
 import { createLogger } from '../src/log.js';
+import { benchConfig } from './lib.js';
 
 const [dataDir, databaseUrl] = process.argv.slice(2);
-const config = loadConfig({
-  CERTA_PORT: '0',
-  CERTA_HOST: '127.0.0.1',
-  CERTA_DATA_DIR: dataDir,
-  CERTA_ADMIN_PASSWORD: 'bench-admin-password',
-  CERTA_LOG_LEVEL: 'silent',
-  CERTA_JOBS: 'false',
-  ...(databaseUrl ? { CERTA_DATABASE_URL: databaseUrl, CERTA_DB_POOL_SIZE: '20' } : {}),
-});
+const config = benchConfig(dataDir, databaseUrl || undefined);
 const app = new App({ config, logger: createLogger('silent') });
 await app.start();
 process.send!(app.url);

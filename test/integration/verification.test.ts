@@ -47,6 +47,16 @@ async function issueChain(env: TestEnv, suffix: string, alg: Alg = 'ecdsa-p256')
 const derOf = (pem: string) => Buffer.from(pem.replace(/-----[A-Z ]+-----|\s+/g, ''), 'base64');
 const codes = (r: { errors: Array<{ code: string }> }) => r.errors.map((e) => e.code);
 
+/** A CA made by `openssl req -x509` (P-256) and a leaf it signs with the given extension lines. */
+function opensslCaAndLeaf(s: Scratch, name: string, caSubject: string, leafCn: string, leafExt: string): { caPem: string; leafPem: string; leafKey: string } {
+  s.ok('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', `${name}-ca.key`, '-out', `${name}-ca.pem`, '-days', '30', '-subj', caSubject,
+    '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign');
+  s.ok('req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', `${name}-leaf.key`, '-out', `${name}-leaf.csr`, '-subj', `/CN=${leafCn}`);
+  s.write(`${name}-leaf.ext`, leafExt);
+  s.ok('x509', '-req', '-in', `${name}-leaf.csr`, '-CA', `${name}-ca.pem`, '-CAkey', `${name}-ca.key`, '-CAcreateserial', '-days', '7', '-extfile', `${name}-leaf.ext`, '-out', `${name}-leaf.pem`);
+  return { caPem: s.read(`${name}-ca.pem`).toString(), leafPem: s.read(`${name}-leaf.pem`).toString(), leafKey: s.read(`${name}-leaf.key`).toString() };
+}
+
 async function tlsServer(key: string, cert: string): Promise<{ port: number; close: () => Promise<void> }> {
   const server = tls.createServer({ key, cert }, (sock) => sock.end('hello\n'));
   server.on('tlsClientError', () => {});
@@ -123,12 +133,8 @@ forEachDialect('verification', (env) => {
     });
 
     it('ok/a leaf without extKeyUsage is any-purpose (RFC 5280); requireExtKeyUsage refuses it -> extKeyUsage', async () => {
-      s.ok('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'noeku-ca.key', '-out', 'noeku-ca.pem', '-days', '30', '-subj', '/CN=No EKU Test CA',
-        '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign');
-      s.ok('req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'noeku.key', '-out', 'noeku.csr', '-subj', '/CN=noeku.example.test');
-      s.write('noeku.ext', 'basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nsubjectAltName=DNS:noeku.example.test\n');
-      s.ok('x509', '-req', '-in', 'noeku.csr', '-CA', 'noeku-ca.pem', '-CAkey', 'noeku-ca.key', '-CAcreateserial', '-days', '7', '-extfile', 'noeku.ext', '-out', 'noeku.pem');
-      const body = { certificates: s.read('noeku.pem').toString(), trust: ['supplied' as const], trustAnchors: s.read('noeku-ca.pem').toString(), hostname: 'noeku.example.test' };
+      const ext = opensslCaAndLeaf(s, 'noeku', '/CN=No EKU Test CA', 'noeku.example.test', 'basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nsubjectAltName=DNS:noeku.example.test\n');
+      const body = { certificates: ext.leafPem, trust: ['supplied' as const], trustAnchors: ext.caPem, hostname: 'noeku.example.test' };
       const lax = await env().client().POST('/api/v1/verify/chain', { body });
       expect(lax.data!.valid, JSON.stringify(lax.data!.errors)).toBe(true);
       expect(lax.data!.rules).not.toContain('ext-key-usage-required');
@@ -325,15 +331,11 @@ forEachDialect('verification', (env) => {
     });
 
     it('ok/an external chain made by openssl req -x509 verifies with that CA supplied, untrustedRoot without it', async () => {
-      s.ok('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'ext-ca.key', '-out', 'ext-ca.pem', '-days', '30', '-subj', '/CN=External Test CA/O=Elsewhere',
-        '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign');
-      s.ok('req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'ext-leaf.key', '-out', 'ext-leaf.csr', '-subj', '/CN=external.example.test');
-      s.write('ext-leaf.ext', 'basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\nsubjectAltName=DNS:external.example.test\n');
-      s.ok('x509', '-req', '-in', 'ext-leaf.csr', '-CA', 'ext-ca.pem', '-CAkey', 'ext-ca.key', '-CAcreateserial', '-days', '7', '-extfile', 'ext-leaf.ext', '-out', 'ext-leaf.pem');
-      const ext = await tlsServer(s.read('ext-leaf.key').toString(), s.read('ext-leaf.pem').toString());
+      const made = opensslCaAndLeaf(s, 'ext', '/CN=External Test CA/O=Elsewhere', 'external.example.test', 'basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\nsubjectAltName=DNS:external.example.test\n');
+      const ext = await tlsServer(made.leafKey, made.leafPem);
       try {
         const body = { host: '127.0.0.1', port: ext.port, servername: 'external.example.test' };
-        const ok = await env().client().POST('/api/v1/verify/endpoint', { body: { ...body, trust: ['supplied'], trustAnchors: s.read('ext-ca.pem').toString() } });
+        const ok = await env().client().POST('/api/v1/verify/endpoint', { body: { ...body, trust: ['supplied'], trustAnchors: made.caPem } });
         expect(ok.response.status, JSON.stringify(ok.error)).toBe(200);
         expect(ok.data!.valid, JSON.stringify(ok.data!.errors)).toBe(true);
         expect(ok.data!.path.map((p) => p.subject)).toEqual([expect.stringContaining('external.example.test'), expect.stringContaining('External Test CA')]);
