@@ -3,7 +3,7 @@
  * previous request) that reports throughput and latency percentiles, and app start-up on
  * either dialect in a throwaway data dir / database.
  */
-import { fork } from 'node:child_process';
+import { execFileSync, fork } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { tmpdir } from 'node:os';
@@ -149,6 +149,9 @@ export async function startBenchApp(dialect: 'sqlite' | 'postgres', env: Record<
 export function loadInChild(worker: 'http-load' | 'autocannon', job: object): Promise<LoadResult> {
   return new Promise((resolve, reject) => {
     const child = fork(fileURLToPath(new URL(`./${worker}.worker.ts`, import.meta.url)), [], { execArgv: ['--import', 'tsx'] });
+    // Per-core capacity: `BENCH_LOADGEN_CPU=1 taskset -c 0 npm run bench:...` keeps the
+    // service (all its threads) on core 0 and moves the load generator to core 1.
+    if (process.env.BENCH_LOADGEN_CPU) execFileSync('taskset', ['-a', '-p', '-c', process.env.BENCH_LOADGEN_CPU, String(child.pid)], { stdio: 'ignore' });
     // The service runs in this process: its CPU per request is steadier than throughput on
     // a shared machine (the load generator's own cost is not in it).
     const cpu0 = process.cpuUsage();
