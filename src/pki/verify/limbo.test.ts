@@ -3,8 +3,9 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { type LimboTestcase, runLimbo, runLimboCase } from './limbo.js';
 
-// The shared vectors live next to the repository clone: <clone>/../shared/x509-limbo.
-const LIMBO = fileURLToPath(new URL('../../../../shared/x509-limbo/limbo.json', import.meta.url));
+// The public 2023-12-02 edition of the x509-limbo suite, kept in the repository
+// (provenance and licence: test/fixtures/limbo/README.md).
+const LIMBO = fileURLToPath(new URL('../../../test/fixtures/limbo/limbo-2023-12-02.json', import.meta.url));
 
 function load(): { version: number; testcases: LimboTestcase[] } {
   if (!existsSync(LIMBO)) throw new Error(`x509-limbo vectors not found at ${LIMBO}; the limbo score cannot be checked`);
