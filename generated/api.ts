@@ -1349,7 +1349,7 @@ export type components = {
          * @description Stable machine-readable error code (mirrors `ErrorCode` in `src/errors.ts`).
          * @enum {string}
          */
-        ProblemCode: "bad_request" | "validation_failed" | "malformed_json" | "payload_too_large" | "unsupported_media_type" | "not_acceptable" | "unauthenticated" | "forbidden" | "not_found" | "method_not_allowed" | "conflict" | "rate_limited" | "invalid_credentials" | "bad_csr" | "bad_certificate" | "bad_key" | "weak_key" | "policy_violation" | "authority_unavailable" | "name_constraint_violation" | "target_not_allowed" | "upstream_error" | "internal_error" | "not_ready";
+        ProblemCode: "bad_request" | "validation_failed" | "malformed_json" | "payload_too_large" | "unsupported_media_type" | "not_acceptable" | "unauthenticated" | "forbidden" | "not_found" | "method_not_allowed" | "conflict" | "rate_limited" | "invalid_credentials" | "bad_csr" | "bad_certificate" | "bad_key" | "weak_key" | "policy_violation" | "authority_unavailable" | "name_constraint_violation" | "target_not_allowed" | "upstream_error" | "internal_error" | "not_ready" | "database_unavailable" | "overloaded" | "request_timeout" | "headers_too_large";
         /**
          * @description One permission of the catalogue. Roles grant sets of them; every operation declares the one it needs in `x-certa-permission`.
          * @enum {string}

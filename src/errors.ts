@@ -28,7 +28,11 @@ export type ErrorCode =
   | 'target_not_allowed'
   | 'upstream_error'
   | 'internal_error'
-  | 'not_ready';
+  | 'not_ready'
+  | 'database_unavailable'
+  | 'overloaded'
+  | 'request_timeout'
+  | 'headers_too_large';
 
 export interface FieldError {
   /** JSON pointer or dotted path of the offending field, e.g. `/body/sans/dns/0`. */

@@ -29,6 +29,10 @@ const STATUS: Record<ErrorCode, number> = {
   upstream_error: 502,
   internal_error: 500,
   not_ready: 503,
+  database_unavailable: 503,
+  overloaded: 503,
+  request_timeout: 408,
+  headers_too_large: 431,
 };
 
 const TITLE: Record<ErrorCode, string> = {
@@ -56,6 +60,10 @@ const TITLE: Record<ErrorCode, string> = {
   upstream_error: 'Upstream error',
   internal_error: 'Internal server error',
   not_ready: 'Service not ready',
+  database_unavailable: 'Database unavailable',
+  overloaded: 'Service overloaded',
+  request_timeout: 'Request timeout',
+  headers_too_large: 'Request headers or URL too large',
 };
 
 export interface Problem {
