@@ -21,6 +21,7 @@ import { buildSender, loadChannelSpec, testChannel } from '../../src/notify/chan
 import { findChannel } from '../../src/store/notifications.repository.js';
 import { startReceiver, type Receiver } from '../../src/notify/testing/http-receiver.js';
 import type { Services } from '../../src/context.js';
+import { loadConfig } from '../../src/config/config.js';
 
 const LOOPBACK = /is a loopback address.*allowed only when CERTA_TARGET_ALLOW lists it/;
 const LOCALHOST = /a localhost name is loopback \(allowed only when CERTA_TARGET_ALLOW lists it\)/;
@@ -196,3 +197,15 @@ forEachDialect(
   },
   { env: { CERTA_TARGET_ALLOW: '127.0.0.0/8', CERTA_NOTIFY_ALLOW_INSECURE_URLS: 'true' } },
 );
+
+describe('CERTA_TARGET_ALLOW', () => {
+  it('ok/empty by default; addresses, ranges and names accepted', () => {
+    expect(loadConfig({}).targetAllow).toEqual([]);
+    expect(loadConfig({ CERTA_TARGET_ALLOW: '127.0.0.0/8, ::1,dev.localhost' }).targetAllow).toEqual(['127.0.0.0/8', '::1', 'dev.localhost']);
+  });
+
+  it('error/a malformed entry stops the start, naming the variable', () => {
+    expect(() => loadConfig({ CERTA_TARGET_ALLOW: '127.0.0.0/33' })).toThrow(/CERTA_TARGET_ALLOW/);
+    expect(() => loadConfig({ CERTA_TARGET_ALLOW: 'not a host' })).toThrow(/CERTA_TARGET_ALLOW/);
+  });
+});
