@@ -22,7 +22,7 @@ const COUNT = Number(process.argv[2] ?? 1_000_000);
 const seconds = (t0: number) => ((performance.now() - t0) / 1000).toFixed(2);
 
 async function main(): Promise<void> {
-  const bench = await startBenchApp('postgres', { CERTA_NOTIFY_ALLOW_INSECURE_URLS: 'true' });
+  const bench = await startBenchApp('postgres', { CERTA_NOTIFY_ALLOW_INSECURE_URLS: 'true', CERTA_TARGET_ALLOW: '127.0.0.0/8' });
   try {
     const svc = bench.app.services;
     const db = svc.db;

@@ -1299,8 +1299,12 @@ export type paths = {
         /**
          * Verify a live TLS endpoint
          * @description Connects with TLS, captures the presented chain and verifies it like `verifyChain`
-         *     (hostname defaults to `servername || host`). Targets are filtered by the configured
-         *     allow/deny lists (cloud metadata addresses are denied by default).
+         *     (hostname defaults to `servername || host`). Targets are checked before any
+         *     connection (403 `target_not_allowed`, naming the rule): never unspecified, broadcast,
+         *     multicast or reserved addresses; loopback, link-local and cloud metadata only when the
+         *     deployment allows them; never what its deny list names. The host is resolved once and
+         *     the checked address is connected to. Every failure before a completed TLS handshake
+         *     (refused, reset, timeout, not TLS) is the same 502 `upstream_error`.
          *
          *     Example:
          *     ```sh

@@ -70,6 +70,12 @@ export interface Config {
   /** Hosts/networks verifyEndpoint may connect to, and those it must not (CERTA_VERIFY_ALLOW / CERTA_VERIFY_DENY, comma-separated). */
   verifyAllow: string[];
   verifyDeny: string[];
+  /**
+   * Loopback, link-local and cloud metadata hosts/networks that verifyEndpoint and
+   * notification channels may reach anyway (CERTA_TARGET_ALLOW, comma-separated, default
+   * none: labs and tests open 127.0.0.0/8 here). The deny list still wins.
+   */
+  targetAllow: string[];
 }
 
 export class ConfigError extends Error {
@@ -185,6 +191,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     ocspResponderDays: int(env, 'CERTA_OCSP_RESPONDER_DAYS', 30, 2, 3650),
     verifyAllow: targets(env, 'CERTA_VERIFY_ALLOW', []),
     verifyDeny: targets(env, 'CERTA_VERIFY_DENY', ['169.254.0.0/16', 'fd00:ec2::254/128', '100.100.100.200/32']),
+    targetAllow: targets(env, 'CERTA_TARGET_ALLOW', []),
   };
   return Object.freeze(config);
 }

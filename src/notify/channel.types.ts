@@ -116,8 +116,14 @@ export interface SenderDeps {
   now?: () => Date;
   /** Per-attempt timeout in milliseconds. Default 10 000. */
   timeoutMs?: number;
-  /** HTTP client. Default: the global `fetch`. */
+  /** HTTP client. Default: the global `fetch`, or a fetch pinned to `resolveTarget`'s addresses when that is given. */
   fetch?: typeof fetch;
+  /**
+   * The checked addresses to connect to for a host (the target guard); the senders then
+   * connect to those and never resolve the name themselves. Rejects with
+   * `TargetNotAllowedError` for a refused target. Default: none (the platform resolves).
+   */
+  resolveTarget?: (host: string) => Promise<string[]>;
   /** User-Agent for HTTP channels. */
   userAgent?: string;
 }

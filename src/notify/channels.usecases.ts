@@ -32,7 +32,7 @@ function validate(svc: Services, type: ChannelType, input: unknown): ChannelConf
 }
 
 export function targetGuard(svc: Services): TargetGuard {
-  return new TargetGuard(svc.config.verifyDeny);
+  return new TargetGuard(svc.config.verifyDeny, undefined, { open: svc.config.targetAllow });
 }
 
 /** The host a channel connects to, and the config field that names it. */
@@ -51,10 +51,12 @@ export async function loadChannelSpec(svc: Services, c: ChannelRow, db: Db = svc
   return { type: c.type, config } as ChannelSpec;
 }
 
+/** A sender that connects only to addresses the target guard checked at send time. */
 export function buildSender(svc: Services, spec: ChannelSpec): ChannelSender<ChannelMessage> {
+  const guard = targetGuard(svc);
   return createChannelSender(
     spec,
-    { now: () => svc.clock.now(), timeoutMs: svc.config.notifyTimeoutMs },
+    { now: () => svc.clock.now(), timeoutMs: svc.config.notifyTimeoutMs, resolveTarget: (host) => guard.connectAddresses(host) },
     { email: { allowPlaintextAuth: svc.config.notifyAllowInsecureUrls } },
   );
 }

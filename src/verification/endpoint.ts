@@ -5,6 +5,10 @@
  *
  * The whole attempt (TCP connect and TLS handshake, over every address tried) is bounded
  * by one deadline, and every socket is destroyed whatever happens.
+ *
+ * Every failure before a completed handshake (refused, reset, closed, timed out, not TLS)
+ * gets the same message, so the endpoint cannot be used to scan ports; the precise reason
+ * travels as the error's `cause`, for the server log only.
  */
 import tls from 'node:tls';
 import { DomainError } from '../errors.js';
@@ -17,7 +21,7 @@ export interface CaptureOptions {
   port: number;
   /** SNI to send; omitted when undefined (never an IP address). */
   servername?: string;
-  /** The caller's budget (named in the timeout message). */
+  /** The caller's budget. */
   timeoutMs: number;
   /** When the budget ends (epoch ms), if part of it was already spent (e.g. on DNS); default now + timeoutMs. */
   deadline?: number;
@@ -34,7 +38,11 @@ export interface CapturedEndpoint {
   chain: Buffer[];
 }
 
-type Failure = { kind: 'connect' | 'tls' | 'timeout'; message: string };
+/** `reason` is for the server log; callers only ever see `handshakeFailed`. */
+type Failure = { kind: 'connect' | 'tls' | 'timeout'; reason: string };
+
+/** The one message for a target that did not complete a handshake, whatever the reason. */
+export const handshakeFailed = (host: string, port: number) => `could not complete a TLS handshake with ${host}:${port}`;
 
 /** The presented chain: the peer certificate, then its issuers as the server sent them (self-loops end the walk). */
 function presentedChain(socket: tls.TLSSocket): Buffer[] {
@@ -71,7 +79,7 @@ function attempt(address: string, o: CaptureOptions, deadline: number): Promise<
       resolve(result);
     };
     const timer = setTimeout(
-      () => finish({ kind: 'timeout', message: `${o.host}:${o.port} did not complete a TLS handshake within ${o.timeoutMs} ms` }),
+      () => finish({ kind: 'timeout', reason: `${address}: no handshake within ${o.timeoutMs} ms` }),
       Math.max(0, deadline - Date.now()),
     );
     socket.once('connect', () => {
@@ -87,7 +95,7 @@ function attempt(address: string, o: CaptureOptions, deadline: number): Promise<
           chain: presentedChain(socket),
         });
       } catch (e) {
-        finish({ kind: 'tls', message: `could not read what ${o.host}:${o.port} presented: ${e instanceof Error ? e.message : String(e)}` });
+        finish({ kind: 'tls', reason: `${address}: could not read what was presented: ${e instanceof Error ? e.message : String(e)}` });
       }
     });
     // `on`, not `once`: a second error event must not go unhandled (finish ignores it).
@@ -95,15 +103,15 @@ function attempt(address: string, o: CaptureOptions, deadline: number): Promise<
       const why = e.code && !e.message.includes(e.code) ? `${e.code}: ${e.message}` : e.message;
       finish(
         phase === 'connect'
-          ? { kind: 'connect', message: `could not connect to ${o.host}:${o.port} (${address}): ${why}` }
-          : { kind: 'tls', message: `the TLS handshake with ${o.host}:${o.port} failed: ${why}` },
+          ? { kind: 'connect', reason: `${address}: connect failed: ${why}` }
+          : { kind: 'tls', reason: `${address}: handshake failed: ${why}` },
       );
     });
     socket.once('close', () => {
       finish(
         phase === 'connect'
-          ? { kind: 'connect', message: `could not connect to ${o.host}:${o.port} (${address}): connection closed` }
-          : { kind: 'tls', message: `${o.host}:${o.port} closed the connection during the TLS handshake` },
+          ? { kind: 'connect', reason: `${address}: connection closed` }
+          : { kind: 'tls', reason: `${address}: closed during the handshake` },
       );
     });
   });
@@ -112,11 +120,11 @@ function attempt(address: string, o: CaptureOptions, deadline: number): Promise<
 /**
  * Connects to the addresses in turn (the next one only when the previous refused the TCP
  * connection) and returns what the first completed handshake presented. Failures are
- * `upstream_error` problems (502).
+ * `upstream_error` problems (502) saying `handshakeFailed`.
  */
 export async function captureEndpoint(o: CaptureOptions): Promise<CapturedEndpoint> {
   const deadline = o.deadline ?? Date.now() + o.timeoutMs;
-  let last: Failure = { kind: 'connect', message: `${o.host} has no address to connect to` };
+  let last: Failure = { kind: 'connect', reason: 'no address to connect to' };
   for (const address of o.addresses) {
     const r = await attempt(address, o, deadline);
     if (!('kind' in r)) {
@@ -126,5 +134,5 @@ export async function captureEndpoint(o: CaptureOptions): Promise<CapturedEndpoi
     last = r;
     if (r.kind !== 'connect' || Date.now() >= deadline) break;
   }
-  throw new DomainError('upstream_error', last.message);
+  throw Object.assign(new DomainError('upstream_error', handshakeFailed(o.host, o.port)), { cause: last.reason });
 }

@@ -12,7 +12,7 @@ import tls from 'node:tls';
 import type { Principal, Services } from '../context.js';
 import { DomainError, badCertificate, badRequest } from '../errors.js';
 import type { Schemas } from '../spec.js';
-import { TargetGuard } from '../notify/target-guard.js';
+import { canonicalHost, TargetGuard } from '../notify/target-guard.js';
 import { parseCertificateBundle, parseCrlBundle, verifyChain as runEngine, type PeerName, type VerifyInput } from '../pki/verify/index.js';
 import { pemEncode } from '../pki/x509.js';
 import { captureEndpoint } from './endpoint.js';
@@ -199,7 +199,7 @@ export async function verifyEndpoint(svc: Services, _principal: Principal, input
   const peerName = nameOf(input.hostname || input.servername || host, input.hostname ? '/body/hostname' : input.servername ? '/body/servername' : '/body/host');
 
   // Step 2: resolve once and check the name and every address against the allow/deny lists.
-  const guard = new TargetGuard(svc.config.verifyDeny, undefined, { allow: svc.config.verifyAllow, noun: 'verification target' });
+  const guard = new TargetGuard(svc.config.verifyDeny, undefined, { allow: svc.config.verifyAllow, open: svc.config.targetAllow, noun: 'verification target' });
   const started = Date.now();
   let resolved: { addresses: string[]; denied: string | null };
   try {
@@ -216,9 +216,14 @@ export async function verifyEndpoint(svc: Services, _principal: Principal, input
     host,
     addresses: resolved.addresses,
     port,
-    servername: input.servername || (isIP(host) ? undefined : host),
+    // No SNI for an address, in any of its written forms (2130706433 is 127.0.0.1).
+    servername: input.servername || (canonicalHost(host).ip !== null ? undefined : host),
     timeoutMs,
     deadline: started + timeoutMs,
+  }).catch((e: unknown) => {
+    // The caller gets one message for every failure (no port scanning); the log gets why.
+    if (e instanceof DomainError && e.cause) svc.log.debug({ target: `${host}:${port}`, reason: e.cause }, 'verifyEndpoint: no TLS handshake');
+    throw e;
   });
   let chain: Uint8Array[];
   try {

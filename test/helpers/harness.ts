@@ -58,6 +58,7 @@ export async function startTestApp(dialect: DialectName, opts: StartOptions = {}
     CERTA_ADMIN_PASSWORD: ADMIN_PASSWORD,
     CERTA_LOG_LEVEL: process.env.CERTA_TEST_LOG_LEVEL ?? 'silent',
     CERTA_JOBS: 'false',
+    CERTA_TARGET_ALLOW: '127.0.0.0/8,::1', // receivers and TLS servers in tests listen on loopback
     ...(pgUrl ? { CERTA_DATABASE_URL: pgUrl, CERTA_DB_POOL_SIZE: '5' } : {}),
     ...opts.env,
   });

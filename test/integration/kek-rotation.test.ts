@@ -34,6 +34,7 @@ function baseEnv(dialect: DialectName, dataDir: string): Record<string, string> 
     CERTA_LOG_LEVEL: 'silent',
     CERTA_JOBS: 'false',
     CERTA_NOTIFY_ALLOW_INSECURE_URLS: 'true',
+    CERTA_TARGET_ALLOW: '127.0.0.0/8',
     ...(pgUrl ? { CERTA_DATABASE_URL: pgUrl, CERTA_DB_POOL_SIZE: '5' } : {}),
   };
 }

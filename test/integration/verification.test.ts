@@ -366,7 +366,7 @@ forEachDialect('verification', (env) => {
       const r = await env().client().POST('/api/v1/verify/endpoint', { body: { host: '127.0.0.1', port } });
       expect(r.response.status).toBe(502);
       expect(r.error!.code).toBe('upstream_error');
-      expect(r.error!.detail).toMatch(/could not connect.*ECONNREFUSED/);
+      expect(r.error!.detail).toBe(`could not complete a TLS handshake with 127.0.0.1:${port}`);
       expect(Date.now() - t).toBeLessThan(2000);
     });
 
@@ -379,7 +379,7 @@ forEachDialect('verification', (env) => {
         const t = Date.now();
         const r = await env().client().POST('/api/v1/verify/endpoint', { body: { host: '127.0.0.1', port: (silent.address() as net.AddressInfo).port, timeoutMs: 300 } });
         expect(r.response.status).toBe(502);
-        expect(r.error!.detail).toMatch(/within 300 ms/);
+        expect(r.error!.detail).toBe(`could not complete a TLS handshake with 127.0.0.1:${(silent.address() as net.AddressInfo).port}`);
         expect(Date.now() - t).toBeLessThan(3000);
         const p = await env().client().POST('/api/v1/verify/endpoint', { body: { host: '127.0.0.1', port: (plain.address() as net.AddressInfo).port } });
         expect(p.response.status).toBe(502);

@@ -11,6 +11,7 @@ import { SMTPServer } from 'smtp-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EmailChannelConfig, SendResult } from '../channel.types.js';
 import { cert, mixedDigest, NOW, OCCURRED_AT } from '../testing/fixtures.js';
+import { TargetGuard } from '../target-guard.js';
 import { classifySmtpError, EmailSender, formatEmailDigest, type EmailSenderOptions } from './email.channel.js';
 
 interface Received {
@@ -195,6 +196,44 @@ describe('email channel', () => {
     } finally {
       for (const s of sockets) s.destroy();
       await new Promise<void>((resolve) => silent.close(() => resolve()));
+    }
+  });
+});
+
+describe('email channel behind the target guard', () => {
+  // `smtp.invalid` resolves only through the guard's table: mail that arrives proves nodemailer did not resolve it again.
+  const guard = (open: string[]) =>
+    new TargetGuard([], async (host) => ({ 'smtp.invalid': ['127.0.0.1'], localhost: ['127.0.0.1'] })[host] ?? [], { open });
+  const sendVia = (g: TargetGuard, config: EmailChannelConfig, options: EmailSenderOptions = {}) => {
+    const sender = new EmailSender(config, { now: () => NOW, timeoutMs: 5000, resolveTarget: (h) => g.connectAddresses(h) }, options);
+    return sender.send(sender.format(mixedDigest())[0], { deliveryId: 'del-43' });
+  };
+
+  it('ok/connects to the checked address; STARTTLS still verifies the configured name', async () => {
+    const plain = await startSmtp({});
+    const starttls = await startSmtp({ starttls: true });
+    try {
+      expect(await sendVia(guard(['127.0.0.0/8']), baseConfig(plain.port, { host: 'smtp.invalid' }))).toMatchObject({ ok: true, status: 250 });
+      expect(plain.received).toHaveLength(1);
+      expect(await sendVia(guard(['127.0.0.0/8']), baseConfig(starttls.port, { host: 'localhost' }), { tls: { ca: tls.cert } })).toMatchObject({ ok: true });
+      expect(starttls.received).toMatchObject([{ secure: true }]);
+    } finally {
+      await plain.close();
+      await starttls.close();
+    }
+  });
+
+  it.each([
+    ['error/a name resolving to loopback', 'smtp.invalid', /resolves to 127\.0\.0\.1, which is a loopback address/],
+    ['error/loopback in decimal', '2130706433', /127\.0\.0\.1 is a loopback address/],
+    ['error/unspecified', '0.0.0.0', /unspecified address \(never a valid target\)/],
+  ])('%s (%s) is refused before connecting, permanently', async (_name, host, message) => {
+    const server = await startSmtp({});
+    try {
+      expect(await sendVia(guard([]), baseConfig(server.port, { host }))).toMatchObject({ ok: false, retryable: false, error: expect.stringMatching(message) });
+      expect(server.received).toHaveLength(0);
+    } finally {
+      await server.close();
     }
   });
 });

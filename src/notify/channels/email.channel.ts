@@ -25,6 +25,7 @@ import {
   truncate,
   URGENCY_STYLE,
 } from '../notification.render.js';
+import { canonicalHost, TargetNotAllowedError } from '../target-guard.js';
 import { resolveDeps, type ResolvedDeps } from './http.transport.js';
 
 export interface EmailContent {
@@ -143,8 +144,20 @@ export class EmailSender implements ChannelSender<EmailMessage> {
     const { host, port, secure, username, password, from, to } = this.config;
     const auth = username !== undefined ? { user: username, pass: password ?? '' } : undefined;
     const timeoutMs = this.deps.timeoutMs;
+    // With a target guard, connect to the address it checked (nodemailer would resolve the
+    // name again, its own way); TLS still presents and verifies the configured name.
+    let connectHost = host;
+    if (this.deps.resolveTarget) {
+      try {
+        connectHost = (await this.deps.resolveTarget(host))[0];
+      } catch (err) {
+        if (err instanceof TargetNotAllowedError) return { ok: false, retryable: false, error: err.message };
+        return { ok: false, retryable: true, error: `SMTP EDNS: ${truncate(clean((err as Error).message ?? String(err)), 300)}` };
+      }
+    }
     const transport = nodemailer.createTransport({
-      host,
+      host: connectHost,
+      ...(connectHost !== host && canonicalHost(host).ip === null ? { servername: host } : {}),
       port,
       secure,
       requireTLS: !secure && auth !== undefined && !this.options.allowPlaintextAuth,

@@ -4,26 +4,31 @@
  * retryable; every other status permanent.
  *
  * Redirects are not followed blindly: only a 307/308 to the same origin (method and body
- * kept) is followed, a few times at most. Error texts never contain the URL, which is a
+ * kept) is followed, a few times at most, and each hop goes through `fetch` again (with a
+ * `resolveTarget`, checked again). Error texts never contain the URL, which is a
  * credential for Discord, Slack and Teams.
  */
 import { DEFAULT_TIMEOUT_MS, DEFAULT_USER_AGENT, type SendContext, type SendResult, type SenderDeps } from '../channel.types.js';
 import type { Digest } from '../notification.model.js';
 import { clean, truncate } from '../notification.render.js';
+import { TargetNotAllowedError } from '../target-guard.js';
+import { pinnedFetch } from './pinned-fetch.js';
 
 export interface ResolvedDeps {
   now: () => Date;
   timeoutMs: number;
   fetch: typeof fetch;
   userAgent: string;
+  resolveTarget?: (host: string) => Promise<string[]>;
 }
 
 export function resolveDeps(deps: SenderDeps = {}): ResolvedDeps {
   return {
     now: deps.now ?? (() => new Date()),
     timeoutMs: deps.timeoutMs ?? DEFAULT_TIMEOUT_MS,
-    fetch: deps.fetch ?? globalThis.fetch,
+    fetch: deps.fetch ?? (deps.resolveTarget ? pinnedFetch(deps.resolveTarget) : globalThis.fetch),
     userAgent: deps.userAgent ?? DEFAULT_USER_AGENT,
+    resolveTarget: deps.resolveTarget,
   };
 }
 
@@ -73,6 +78,8 @@ export async function postJson(
         signal: combined,
       });
     } catch (err) {
+      // A target refused by the guard stays refused until its DNS or the deployment changes.
+      if (err instanceof TargetNotAllowedError) return failure(false, err.message);
       return failure(true, describeFetchError(err, timeout, signal, deps.timeoutMs));
     }
     let location: URL | undefined;
