@@ -14,8 +14,9 @@
  *
  * Revocation lookups (database reads) stay on this thread: a worker asks, the pool answers.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { DomainError, type ErrorCode, type FieldError } from '../errors.js';
@@ -27,6 +28,7 @@ export type ToWorker =
   | { type: 'lookupResult'; lookupId: number; status?: RevocationStatus; error?: string };
 
 export type FromWorker =
+  | { type: 'ready' }
   | { type: 'lookup'; id: number; lookupId: number; issuerDer: Uint8Array; serialHex: string }
   | { type: 'done'; id: number; report: VerifyReport }
   | {
@@ -55,21 +57,37 @@ interface Task {
 
 interface Slot {
   worker: Worker;
+  /** Its modules are loaded: the time budget of a job starts from here, not from the spawn. */
+  ready: boolean;
   task?: Task;
   timer?: NodeJS.Timeout;
 }
 
+/** A worker that has not loaded its modules by then is given up on. */
+const STARTUP_LIMIT_MS = 30_000;
+
 const RETRY_AFTER = { 'Retry-After': '1' };
+
+type Entry = { file: URL } | { code: string; workerData: { api: string; entry: string } };
 
 /**
  * The worker script: the compiled `.js` beside this module (dist/), else the TypeScript
- * source with tsx's loader (npm start, tests), resolved from here so the cwd does not matter.
+ * source loaded through tsx's `tsImport` (npm start, tests; on Node 20 a loader passed in a
+ * worker's execArgv does not apply to the worker's own entry), resolved from here so the
+ * cwd does not matter.
  */
-function workerEntry(): { url: URL; execArgv?: string[] } {
+function workerEntry(): Entry {
   const js = new URL('./verify.worker.js', import.meta.url);
-  if (existsSync(fileURLToPath(js))) return { url: js };
-  const tsx = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
-  return { url: new URL('./verify.worker.ts', import.meta.url), execArgv: ['--import', tsx] };
+  if (existsSync(fileURLToPath(js))) return { file: js };
+  const require = createRequire(import.meta.url);
+  const manifest = require.resolve('tsx/package.json');
+  const { exports } = JSON.parse(readFileSync(manifest, 'utf8')) as { exports: Record<string, { import: { default: string } }> };
+  const api = pathToFileURL(join(dirname(manifest), exports['./esm/api'].import.default)).href;
+  return {
+    code: `const { workerData } = require('node:worker_threads');
+      import(workerData.api).then((tsx) => tsx.tsImport(workerData.entry, workerData.entry));`,
+    workerData: { api, entry: new URL('./verify.worker.ts', import.meta.url).href },
+  };
 }
 
 export class VerifyPool {
@@ -79,7 +97,7 @@ export class VerifyPool {
   readonly #queue: Task[] = [];
   #nextId = 0;
   #stopped = false;
-  #entry: { url: URL; execArgv?: string[] } | undefined;
+  #entry: Entry | undefined;
 
   constructor(opts: VerifyPoolOptions) {
     this.#opts = opts;
@@ -109,12 +127,11 @@ export class VerifyPool {
 
   #spawn(): Slot {
     this.#entry ??= workerEntry();
-    const worker = new Worker(this.#entry.url, {
-      execArgv: this.#entry.execArgv,
-      // Bounded like the work itself: a runaway job dies alone, not the process.
-      resourceLimits: { maxOldGenerationSizeMb: 256 },
-    });
-    const slot: Slot = { worker };
+    // Bounded like the work itself: a runaway job dies alone, not the process.
+    const resourceLimits = { maxOldGenerationSizeMb: 256 };
+    const e = this.#entry;
+    const worker = 'file' in e ? new Worker(e.file, { resourceLimits }) : new Worker(e.code, { eval: true, workerData: e.workerData, resourceLimits });
+    const slot: Slot = { worker, ready: false };
     this.#slots.add(slot);
     worker.on('message', (msg: FromWorker) => this.#onMessage(slot, msg));
     worker.on('error', (err) => this.#lost(slot, `verification worker failed: ${err.message}`));
@@ -125,14 +142,26 @@ export class VerifyPool {
   #dispatch(slot: Slot, task: Task): void {
     slot.task = task;
     slot.worker.ref();
-    slot.timer = setTimeout(() => {
-      void this.#retire(slot, new DomainError('overloaded', `the verification exceeded its time budget of ${this.#opts.timeoutMs} ms; retry later`, undefined, RETRY_AFTER));
-      this.#opts.onWorkerLost?.('time budget exceeded');
-    }, this.#opts.timeoutMs);
+    this.#startTimer(slot);
     slot.worker.postMessage({ type: 'run', id: task.id, job: task.job, lookup: !!task.lookup } satisfies ToWorker);
   }
 
+  #startTimer(slot: Slot): void {
+    clearTimeout(slot.timer);
+    const ms = slot.ready ? this.#opts.timeoutMs : STARTUP_LIMIT_MS;
+    const reason = slot.ready ? `the verification exceeded its time budget of ${ms} ms` : `the verification worker did not start within ${ms} ms`;
+    slot.timer = setTimeout(() => {
+      this.#opts.onWorkerLost?.(reason);
+      void this.#retire(slot, new DomainError('overloaded', `${reason}; retry later`, undefined, RETRY_AFTER));
+    }, ms);
+  }
+
   #onMessage(slot: Slot, msg: FromWorker): void {
+    if (msg.type === 'ready') {
+      slot.ready = true;
+      if (slot.task) this.#startTimer(slot);
+      return;
+    }
     const task = slot.task;
     if (!task || msg.id !== task.id) return;
     if (msg.type === 'lookup') {

@@ -40,3 +40,5 @@ port.on('message', (msg: ToWorker) => {
     },
   );
 });
+
+port.postMessage({ type: 'ready' } satisfies FromWorker);
