@@ -5,12 +5,14 @@
  * A leaf signed at the bottom completes the bundle (levels x width + 1 certificates).
  * Every complete path then reaches the root, and path building faces width^depth of them.
  */
-import { buildCertificate, generateKeyPair, pemEncode } from '../../src/pki/x509.js';
+import { buildCertificate, exportPrivateKeyPem, generateKeyPair, pemEncode } from '../../src/pki/x509.js';
 
 export interface HostileMesh {
   /** The leaf first, then every mesh certificate (PEM, one string). */
   bundlePem: string;
   rootPem: string;
+  /** The leaf's private key (to serve the bundle over TLS). */
+  leafKeyPem: string;
   certificates: number;
 }
 
@@ -44,5 +46,5 @@ export async function hostileMesh(levels = 30, width = 17): Promise<HostileMesh>
     sans: { dns: ['mesh.example.test'], ip: [], email: [], uri: [] },
     usage: 'server',
   });
-  return { bundlePem: [pemEncode(leaf.der, 'CERTIFICATE'), ...pems.reverse()].join(''), rootPem: pemEncode(root.der, 'CERTIFICATE'), certificates: 1 + pems.length };
+  return { bundlePem: [pemEncode(leaf.der, 'CERTIFICATE'), ...pems.reverse()].join(''), rootPem: pemEncode(root.der, 'CERTIFICATE'), leafKeyPem: exportPrivateKeyPem(leafKey.privateKey), certificates: 1 + pems.length };
 }

@@ -5,7 +5,10 @@
  * a full pool answers 503 with Retry-After; a job past its time budget loses its worker, and
  * the next job gets a fresh one; revocation records still reach a job running in a worker.
  */
+import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import tls from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -85,6 +88,23 @@ forEachDialect('verify pool: hostile meshes under load', (env) => {
     const after = await api.POST('/api/v1/verify/chain', { body });
     expect(after.response.status).toBe(200);
     expect(after.data!.errors.map((x) => x.code)).toEqual(['revoked']);
+  });
+  it('verifyEndpoint: a server presenting a long chain is validated in the pool, with its report', async () => {
+    const m = await hostileMesh(6, 1);
+    const server = tls.createServer({ key: m.leafKeyPem, cert: m.bundlePem }, (sock) => sock.end());
+    server.on('tlsClientError', () => {});
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    try {
+      const port = (server.address() as AddressInfo).port;
+      const r = await env().client().POST('/api/v1/verify/endpoint', { body: { host: '127.0.0.1', port, servername: 'mesh.example.test', trust: ['supplied'], trustAnchors: m.rootPem } });
+      expect(r.response.status, JSON.stringify(r.error)).toBe(200);
+      expect(r.data!.valid, JSON.stringify(r.data!.errors)).toBe(true);
+      expect(r.data!.path).toHaveLength(8);
+      expect(r.data!.endpoint!.presentedChain).toHaveLength(7);
+    } finally {
+      await new Promise((r) => server.close(() => r(undefined)));
+    }
   });
 });
 
