@@ -1273,6 +1273,11 @@ export type paths = {
          *     authorities, supplied anchors and/or the public root store. Answers 200 with a
          *     report even when the chain is invalid: the request succeeded, the chain did not.
          *
+         *     At most 64 certificates and 256 trust anchors per request (400 beyond). Path building
+         *     is budgeted: a search that hits its budget reports `budgetExhausted` among the
+         *     warnings. Larger inputs are validated in a worker pool; when it is saturated the
+         *     answer is 503 with `Retry-After`.
+         *
          *     Example:
          *     ```sh
          *     jq -n --rawfile c chain.pem '{certificates: $c, hostname: "api.example.internal", trust: ["internal"]}' |
@@ -4335,6 +4340,19 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             413: components["responses"]["PayloadTooLarge"];
+            /**
+             * @description Too many verifications are running or waiting (`CERTA_VERIFY_QUEUE`), or this one
+             *     exceeded its time budget (`CERTA_VERIFY_TIMEOUT_MS`); retry after `Retry-After` seconds.
+             */
+            503: {
+                headers: {
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     verifyEndpoint: {
@@ -4371,6 +4389,19 @@ export interface operations {
             /** @description The endpoint could not be reached or did not complete a TLS handshake. */
             502: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Too many verifications are running or waiting (`CERTA_VERIFY_QUEUE`), or this one
+             *     exceeded its time budget (`CERTA_VERIFY_TIMEOUT_MS`); retry after `Retry-After` seconds.
+             */
+            503: {
+                headers: {
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {

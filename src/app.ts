@@ -26,6 +26,7 @@ import { legacyDnsConstraintWarnings } from './authority/authorities.usecases.js
 import { LocalKek, loadOrCreateKek } from './crypto/envelope.js';
 import { setupNotifications } from './notify/notify.module.js';
 import { setupRevocation } from './revocation/revocation.module.js';
+import { setupVerification } from './verification/verification.module.js';
 import { deliveryOutcomes, deliveryRetries, expiringGauge } from './notify/notify.metrics.js';
 import { ocspGetFastPath } from './http/handlers/revocation.handlers.js';
 import type { OcspService } from './revocation/ocsp.service.js';
@@ -84,6 +85,8 @@ export class App {
     this.jobs.push(revocation.crlJob);
     const notify = setupNotifications(this.services);
     this.jobs.push(notify.sweep, notify.worker);
+    // Its workers start on first use; stopping it ends them.
+    this.jobs.push(setupVerification(this.services));
   }
 
   get url(): string {

@@ -4,6 +4,7 @@
  * default so `npm start` works with no configuration at all.
  */
 import { isIP } from 'node:net';
+import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
@@ -76,6 +77,15 @@ export interface Config {
    * none: labs and tests open 127.0.0.0/8 here). The deny list still wins.
    */
   targetAllow: string[];
+  /**
+   * Worker threads that build and validate paths for larger or untrusted chains, off the
+   * event loop (CERTA_VERIFY_WORKERS, default: one less than the cores, 1 to 4).
+   */
+  verifyWorkers: number;
+  /** Verifications waiting for a worker before the next one is refused with 503 (CERTA_VERIFY_QUEUE, default 64). */
+  verifyQueue: number;
+  /** Time budget of one verification in a worker, in ms; past it the worker is replaced and the request gets 503 (CERTA_VERIFY_TIMEOUT_MS, default 2000). */
+  verifyTimeoutMs: number;
 }
 
 export class ConfigError extends Error {
@@ -192,6 +202,10 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     verifyAllow: targets(env, 'CERTA_VERIFY_ALLOW', []),
     verifyDeny: targets(env, 'CERTA_VERIFY_DENY', ['169.254.0.0/16', 'fd00:ec2::254/128', '100.100.100.200/32']),
     targetAllow: targets(env, 'CERTA_TARGET_ALLOW', []),
+    // One core stays with the event loop (health checks, OCSP) when there is more than one.
+    verifyWorkers: int(env, 'CERTA_VERIFY_WORKERS', Math.min(4, Math.max(1, availableParallelism() - 1)), 1, 64),
+    verifyQueue: int(env, 'CERTA_VERIFY_QUEUE', 64, 0, 100_000),
+    verifyTimeoutMs: int(env, 'CERTA_VERIFY_TIMEOUT_MS', 2000, 50, 600_000),
   };
   return Object.freeze(config);
 }

@@ -8,73 +8,23 @@
  * validation outcome, including "no anchor at all", is a 200 report.
  */
 import { isIP } from 'node:net';
-import tls from 'node:tls';
 import type { Principal, Services } from '../context.js';
-import { DomainError, badCertificate, badRequest } from '../errors.js';
+import { DomainError, badRequest } from '../errors.js';
 import type { Schemas } from '../spec.js';
 import { canonicalHost, TargetGuard } from '../notify/target-guard.js';
-import { parseCertificateBundle, parseCrlBundle, verifyChain as runEngine, type PeerName, type VerifyInput } from '../pki/verify/index.js';
+import type { PeerName } from '../pki/verify/index.js';
 import { pemEncode } from '../pki/x509.js';
 import { captureEndpoint } from './endpoint.js';
 import { internalPki } from './internal-trust.js';
+import { verifyPool } from './verification.module.js';
+import { REQUEST_LIMITS, isSmall, parseCertificates, runVerifyJob, type VerifyJob } from './verify.job.js';
 
 type VerifyChainRequest = Schemas['VerifyChainRequest'];
 type VerifyEndpointRequest = Schemas['VerifyEndpointRequest'];
 type TrustSource = Schemas['TrustSource'];
 export type VerifyReport = Schemas['VerifyReport'];
 
-const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
-
 const stripBrackets = (host: string) => host.trim().replace(/^\[(.*)\]$/, '$1');
-
-/** Runs `fn`, attaching `field` to the 4xx DomainErrors it throws (so the problem names the offending field). */
-function inField<T>(field: string, fn: () => T): T {
-  try {
-    return fn();
-  } catch (e) {
-    if (e instanceof DomainError && !e.errors?.length && (e.code === 'bad_certificate' || e.code === 'bad_request')) {
-      throw new DomainError(e.code, e.message, [{ field, message: e.message }]);
-    }
-    throw e;
-  }
-}
-
-/** A PEM text stays text; anything else must be base64 DER. */
-function pemOrBase64(s: string, what: string): string | Uint8Array {
-  if (s.includes('-----BEGIN')) return s;
-  const b64 = s.replace(/\s+/g, '');
-  if (!b64 || !BASE64.test(b64) || b64.length % 4 !== 0) throw badCertificate(`${what} is neither PEM (-----BEGIN CERTIFICATE-----) nor base64 DER`);
-  return new Uint8Array(Buffer.from(b64, 'base64'));
-}
-
-function parseCertificates(input: string | string[], field: string, what: string): Uint8Array[] {
-  return inField(field, () => {
-    const parts = typeof input === 'string' ? [input] : input;
-    const items = parts.map((s, i) => pemOrBase64(s, parts.length > 1 ? `${what} item #${i + 1}` : what));
-    return parseCertificateBundle(items.length === 1 ? items[0] : items, what);
-  });
-}
-
-// ---------------------------------------------------------------------------------------
-// Trust sources
-
-let systemRootsCache: Uint8Array[] | undefined;
-
-/** Node's bundled public roots as DER, parsed once (a root the engine cannot parse is left out). */
-function systemRoots(): Uint8Array[] {
-  if (!systemRootsCache) {
-    const out: Uint8Array[] = [];
-    for (const pem of tls.rootCertificates) {
-      try {
-        out.push(...parseCertificateBundle(pem, 'system root'));
-      } catch {
-        // Not usable as an anchor by this engine; the other roots still are.
-      }
-    }
-    systemRootsCache = out;
-  }
-  return systemRootsCache;
-}
 
 function trustSources(requested: TrustSource[] | undefined, defaults: TrustSource[], trustAnchors: string | undefined): TrustSource[] {
   if (requested === undefined) return trustAnchors ? [...new Set<TrustSource>([...defaults, 'supplied'])] : defaults;
@@ -84,46 +34,16 @@ function trustSources(requested: TrustSource[] | undefined, defaults: TrustSourc
   return requested;
 }
 
-interface RunOptions {
-  leaf: Uint8Array;
-  intermediates: Uint8Array[];
-  trust: TrustSource[];
-  supplied: Uint8Array[];
-  peerNames: PeerName[];
-  purpose?: VerifyInput['purpose'];
-  mode?: VerifyInput['mode'];
-  at: Date;
-  maxDepth?: number;
-  requireExtKeyUsage?: boolean;
-  crls: Uint8Array[];
-  checkRevocation: boolean;
-}
-
-async function run(svc: Services, o: RunOptions): Promise<VerifyReport> {
-  const internal = o.trust.includes('internal') || o.checkRevocation ? await internalPki(svc) : undefined;
-  const anchors: Uint8Array[] = [];
-  const intermediates = [...o.intermediates];
-  if (o.trust.includes('internal')) {
-    anchors.push(...internal!.anchors);
-    intermediates.push(...internal!.intermediates);
-  }
-  if (o.trust.includes('supplied')) anchors.push(...o.supplied);
-  if (o.trust.includes('system')) anchors.push(...systemRoots());
-  const report = await runEngine({
-    leaf: o.leaf,
-    intermediates,
-    trustAnchors: anchors,
-    at: o.at,
-    purpose: o.purpose,
-    peerName: o.peerNames[0],
-    extraPeerNames: o.peerNames.slice(1),
-    mode: o.mode ?? 'webpki',
-    maxDepth: o.maxDepth,
-    requireExtKeyUsage: o.requireExtKeyUsage,
-    crls: o.checkRevocation ? o.crls : [],
-    revocationLookup: o.checkRevocation ? internal!.revocation : undefined,
-  });
-  return report;
+/**
+ * Adds Certa's trust material to the job and runs it: a small input on the event loop (it
+ * costs well under a millisecond, less than the hand-off), anything larger in the worker
+ * pool, where a costly search cannot hold up other requests.
+ */
+async function run(svc: Services, job: VerifyJob): Promise<VerifyReport> {
+  const internal = job.trust.includes('internal') || job.checkRevocation ? await internalPki(svc) : undefined;
+  const full: VerifyJob = job.trust.includes('internal') ? { ...job, internal: { anchors: internal!.anchors, intermediates: internal!.intermediates } } : job;
+  const lookup = job.checkRevocation ? internal!.revocation : undefined;
+  return isSmall(job) ? runVerifyJob(full, lookup) : verifyPool(svc).run(full, lookup);
 }
 
 function nameOf(value: string, field: string): PeerName {
@@ -138,16 +58,8 @@ function nameOf(value: string, field: string): PeerName {
 
 /** Validates a submitted chain. */
 export async function verifyChain(svc: Services, _principal: Principal, input: VerifyChainRequest): Promise<VerifyReport> {
-  // Step 1: parse everything the caller sent (400 on anything unusable).
-  const certs = parseCertificates(input.certificates, '/body/certificates', 'certificates');
+  // Step 1: check the parameters (400 on anything unusable); certificates and CRLs are parsed with the job.
   const trust = trustSources(input.trust, ['internal', 'supplied'], input.trustAnchors);
-  const supplied = input.trustAnchors ? parseCertificates(input.trustAnchors, '/body/trustAnchors', 'trustAnchors') : [];
-  const crls = (input.crls ?? []).flatMap((c, i) =>
-    inField(`/body/crls/${i}`, () => {
-      const item = c.includes('-----BEGIN') ? c : pemOrBase64(c, `CRL #${i + 1}`);
-      return parseCrlBundle(item, `CRL #${i + 1}`);
-    }),
-  );
   const peerNames: PeerName[] = [];
   if (input.hostname) peerNames.push(nameOf(input.hostname, '/body/hostname'));
   if (input.ip) {
@@ -159,19 +71,20 @@ export async function verifyChain(svc: Services, _principal: Principal, input: V
     if (!/^[^@\s]+@[^@\s]+$/.test(input.email)) throw badRequest(`"${input.email}" is not an email address`, [{ field: '/body/email', message: 'an email address' }]);
     peerNames.push({ kind: 'email', value: input.email });
   }
-  // Step 2: validate.
+  // Step 2: parse and validate.
   return run(svc, {
-    leaf: certs[0],
-    intermediates: certs.slice(1),
+    certificates: input.certificates,
+    certificatesField: '/body/certificates',
+    certificatesWhat: 'certificates',
+    trustAnchors: input.trustAnchors,
+    crls: input.crls,
     trust,
-    supplied,
     peerNames,
     purpose: input.purpose,
     mode: input.mode,
     at: input.at ? new Date(input.at) : svc.clock.now(),
     maxDepth: input.maxDepth,
     requireExtKeyUsage: input.requireExtKeyUsage,
-    crls,
     checkRevocation: input.checkRevocation ?? true,
   });
 }
@@ -195,7 +108,7 @@ export async function verifyEndpoint(svc: Services, _principal: Principal, input
   }
   // Step 1: everything that does not need the network (400s come before any connection).
   const trust = trustSources(input.trust, ['internal', 'system'], input.trustAnchors);
-  const supplied = input.trustAnchors ? parseCertificates(input.trustAnchors, '/body/trustAnchors', 'trustAnchors') : [];
+  const supplied = input.trustAnchors ? parseCertificates(input.trustAnchors, '/body/trustAnchors', 'trustAnchors', REQUEST_LIMITS.trustAnchors) : undefined;
   const peerName = nameOf(input.hostname || input.servername || host, input.hostname ? '/body/hostname' : input.servername ? '/body/servername' : '/body/host');
 
   // Step 2: resolve once and check the name and every address against the allow/deny lists.
@@ -225,27 +138,30 @@ export async function verifyEndpoint(svc: Services, _principal: Principal, input
     if (e instanceof DomainError && e.cause) svc.log.debug({ target: `${host}:${port}`, reason: e.cause }, 'verifyEndpoint: no TLS handshake');
     throw e;
   });
-  let chain: Uint8Array[];
+  // Step 4: validate it as a TLS server certificate for the name (parsed with the job:
+  // a server may present any number of certificates).
+  let report: VerifyReport;
   try {
-    chain = parseCertificateBundle(captured.chain.map((d) => new Uint8Array(d)), 'presented chain');
+    report = await run(svc, {
+      certificates: captured.chain.map((d) => new Uint8Array(d)),
+      certificatesField: '',
+      certificatesWhat: 'presented chain',
+      trustAnchors: supplied,
+      trust,
+      peerNames: [peerName],
+      purpose: input.purpose ?? 'serverAuth',
+      mode: input.mode,
+      at: svc.clock.now(),
+      requireExtKeyUsage: input.requireExtKeyUsage,
+      checkRevocation: true,
+    });
   } catch (e) {
-    throw new DomainError('upstream_error', `${host}:${port} presented an unusable certificate: ${e instanceof Error ? e.message : String(e)}`);
+    // What the server presented is not the caller's input: unusable is an upstream failure.
+    if (e instanceof DomainError && (e.code === 'bad_certificate' || (e.code === 'bad_request' && e.errors?.[0]?.field === ''))) {
+      throw new DomainError('upstream_error', `${host}:${port} presented an unusable certificate chain: ${e.message}`);
+    }
+    throw e;
   }
-
-  // Step 4: validate it as a TLS server certificate for the name.
-  const report = await run(svc, {
-    leaf: chain[0],
-    intermediates: chain.slice(1),
-    trust,
-    supplied,
-    peerNames: [peerName],
-    purpose: input.purpose ?? 'serverAuth',
-    mode: input.mode,
-    at: svc.clock.now(),
-    requireExtKeyUsage: input.requireExtKeyUsage,
-    crls: [],
-    checkRevocation: true,
-  });
   return {
     ...report,
     endpoint: {
