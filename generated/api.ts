@@ -1679,7 +1679,10 @@ export type components = {
             allowedDomains?: string[];
             /** @default false */
             allowSubdomains?: boolean;
-            /** @default false */
+            /**
+             * @description Allow `*.` names within the allowed domains; never directly under a public suffix (`*.co.uk`, CA/B 3.2.2.6).
+             * @default false
+             */
             allowWildcards?: boolean;
             /** @description CIDR ranges IP SANs must fall in. */
             allowedIpRanges?: string[];
@@ -1697,7 +1700,7 @@ export type components = {
             /** @default true */
             allowServerKeyGeneration?: boolean;
             /**
-             * @description The CN must be one of the SANs (CA/B practice).
+             * @description The CN must be one of the SANs (CA/B 7.1.4.3); it is issued exactly as that SAN (lower case, A-labels, RFC 5952 IPv6). When false, a CN naming a host (a dotted DNS name or an IP address) outside the SANs is added to them, under the profile's name rules.
              * @default true
              */
             requireCommonNameInSans?: boolean;
