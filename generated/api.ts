@@ -1360,6 +1360,16 @@ export type components = {
          */
         ProblemCode: "bad_request" | "validation_failed" | "malformed_json" | "payload_too_large" | "unsupported_media_type" | "not_acceptable" | "unauthenticated" | "forbidden" | "not_found" | "method_not_allowed" | "conflict" | "rate_limited" | "invalid_credentials" | "bad_csr" | "bad_certificate" | "bad_key" | "weak_key" | "policy_violation" | "authority_unavailable" | "name_constraint_violation" | "target_not_allowed" | "upstream_error" | "internal_error" | "not_ready" | "database_unavailable" | "overloaded" | "request_timeout" | "headers_too_large";
         /**
+         * @description Stable codes of path-validation failures.
+         * @enum {string}
+         */
+        VerifyErrorCode: "expired" | "notYetValid" | "untrustedRoot" | "badSignature" | "nameMismatch" | "nameConstraintViolation" | "pathLenExceeded" | "notACa" | "keyUsage" | "extKeyUsage" | "revoked" | "unknownCriticalExtension" | "chainTooLong" | "malformed" | "policyViolation" | "weakKey" | "crlInvalid" | "commonNameNotInSan" | "wildcardPublicSuffix";
+        /**
+         * @description Stable codes of path-validation warnings (they do not make a chain invalid).
+         * @enum {string}
+         */
+        VerifyWarningCode: "weakKey" | "sha1Signature" | "expiringSoon" | "crlIgnored" | "commonNameNotInSan" | "budgetExhausted";
+        /**
          * @description One permission of the catalogue. Roles grant sets of them; every operation declares the one it needs in `x-certa-permission`.
          * @enum {string}
          */
@@ -1678,7 +1688,10 @@ export type components = {
             allowedDomains?: string[];
             /** @default false */
             allowSubdomains?: boolean;
-            /** @default false */
+            /**
+             * @description Allow `*.` names within the allowed domains; never directly under a public suffix (`*.co.uk`, CA/B 3.2.2.6).
+             * @default false
+             */
             allowWildcards?: boolean;
             /** @description CIDR ranges IP SANs must fall in. */
             allowedIpRanges?: string[];
@@ -1696,7 +1709,7 @@ export type components = {
             /** @default true */
             allowServerKeyGeneration?: boolean;
             /**
-             * @description The CN must be one of the SANs (CA/B practice).
+             * @description The CN must be one of the SANs (CA/B 7.1.4.3); it is issued exactly as that SAN (lower case, A-labels, RFC 5952 IPv6). When false, a CN naming a host (a dotted DNS name or an IP address) outside the SANs is added to them, under the profile's name rules.
              * @default true
              */
             requireCommonNameInSans?: boolean;
@@ -2106,6 +2119,7 @@ export type components = {
              * @default true
              */
             checkRevocation?: boolean;
+            /** @description Most intermediates the path may hold, self-issued ones not counted (default 8). `0` accepts only a leaf issued by a trust anchor directly, or a trust anchor itself. */
             maxDepth?: number;
             /**
              * @description Refuse a leaf without an extKeyUsage extension (the CA/Browser Forum baseline requirements, 7.1.2.7.6, require one in subscriber certificates; RFC 5280 reads its absence as any purpose).
@@ -2123,9 +2137,16 @@ export type components = {
             /** Format: date-time */
             notAfter: string;
         };
-        VerifyIssue: {
-            code: string;
+        VerifyError: {
+            code: components["schemas"]["VerifyErrorCode"];
             message: string;
+            /** @description Index in `path` of the certificate at fault (0 = leaf). */
+            certificateIndex?: number | null;
+        };
+        VerifyWarning: {
+            code: components["schemas"]["VerifyWarningCode"];
+            message: string;
+            /** @description Index in `path` of the certificate concerned (0 = leaf). */
             certificateIndex?: number | null;
         };
         VerifyReport: {
@@ -2140,8 +2161,8 @@ export type components = {
                 passed: boolean;
                 detail?: string | null;
             }[];
-            errors: components["schemas"]["VerifyIssue"][];
-            warnings: components["schemas"]["VerifyIssue"][];
+            errors: components["schemas"]["VerifyError"][];
+            warnings: components["schemas"]["VerifyWarning"][];
             /** @description verifyEndpoint only. */
             endpoint?: {
                 host?: string;

@@ -9,7 +9,7 @@ import * as certs from '../store/certificates.repository.js';
 import * as authorities from '../store/authorities.repository.js';
 import type { Page } from '../store/pagination.js';
 import type { Schemas } from '../spec.js';
-import { checkRequest, normaliseDns, type KeyAlgorithm, type Sans } from './policy.js';
+import { checkRequest, commonNameSan, normaliseDns, sansWithCommonName, type KeyAlgorithm, type Sans } from './policy.js';
 import { getProfileRow, policyOf } from './profiles.usecases.js';
 import { keyring, lineageBlocker } from './authorities.usecases.js';
 import { crlUrl, ocspUrl, caIssuersUrl } from './urls.js';
@@ -129,7 +129,8 @@ export async function issueCertificate(svc: Services, principal: Principal | nul
   // Step 3: names: the request's, else the CSR's; either way checked against the profile.
   const subject: pki.Subject = { ...(input.subject ?? csrSubject ?? { commonName: '' }) };
   if (!subject.commonName) throw badRequest('a subject commonName is required (in the body or the CSR)', [{ field: '/body/subject/commonName', message: 'required' }]);
-  const sans = dedupe(input.sans ? { ...emptySans(), ...input.sans } : (csrSans ?? emptySans()));
+  // A host-name CN outside the SANs joins them (when the profile allows a CN outside them).
+  const sans = dedupe(sansWithCommonName(policy, subject.commonName, dedupe(input.sans ? { ...emptySans(), ...input.sans } : (csrSans ?? emptySans()))));
   const now = svc.clock.now();
   let validityDays = input.validityDays ?? policy.defaultValidityDays;
   let notAfter = new Date(now.getTime() + validityDays * DAY);
@@ -144,6 +145,8 @@ export async function issueCertificate(svc: Services, principal: Principal | nul
   );
   if (violations.length) throw policyViolation(`the request does not fit profile "${profileRow.name}"`, violations);
   Object.assign(subject, policy.subject);
+  // The CN is written exactly as the SAN it names (CA/Browser Forum 7.1.4.3).
+  subject.commonName = commonNameSan(subject.commonName, sans) ?? subject.commonName;
 
   // Step 4: the issuer's name constraints (every ancestor's too) bind the leaf.
   const ncProblems = nameConstraintProblems(lineage, sans);

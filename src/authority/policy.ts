@@ -4,7 +4,8 @@
  */
 import type { FieldError } from '../errors.js';
 import { isIP } from 'node:net';
-import { ipInCidr, parseCidr, type KeyAlgorithm, type Sans, type Usage } from '../pki/names.js';
+import { domainToASCII } from 'node:url';
+import { ipInCidr, ipToBigInt, parseCidr, wildcardPublicSuffix, type KeyAlgorithm, type Sans, type Usage } from '../pki/names.js';
 
 export { KEY_ALGORITHMS, ipInCidr, ipToBigInt, parseCidr, type KeyAlgorithm, type Sans, type Usage } from '../pki/names.js';
 
@@ -106,6 +107,7 @@ export function checkRequest(p: ProfilePolicy, r: IssuanceRequest): FieldError[]
     const n = normaliseDns(name);
     if (!isValidDnsName(n, true)) v.push({ field: `/body/sans/dns/${i}`, message: `"${name}" is not a valid DNS name` });
     else if (n.startsWith('*.') && !p.allowWildcards) v.push({ field: `/body/sans/dns/${i}`, message: `wildcard "${name}" is not allowed by the profile` });
+    else if (wildcardPublicSuffix(n)) v.push({ field: `/body/sans/dns/${i}`, message: `wildcard "${name}" is directly under the public suffix "${wildcardPublicSuffix(n)}" (CA/Browser Forum 3.2.2.6)` });
     else if (!dnsAllowed(n, p)) v.push({ field: `/body/sans/dns/${i}`, message: `"${name}" is outside the profile's allowed domains` });
   });
   r.sans.ip.forEach((ip, i) => {
@@ -129,12 +131,48 @@ export function checkRequest(p: ProfilePolicy, r: IssuanceRequest): FieldError[]
   const total = r.sans.dns.length + r.sans.ip.length + r.sans.email.length + r.sans.uri.length;
   if (total === 0) v.push({ field: '/body/sans', message: 'at least one subject alternative name is required' });
   // Step 5: the CN must be one of the SANs (browsers ignore the CN; keep them consistent).
-  if (p.requireCommonNameInSans) {
-    const cn = r.subject.commonName.toLowerCase();
-    const all = [...r.sans.dns.map(normaliseDns), ...r.sans.ip, ...r.sans.email.map((e) => e.toLowerCase()), ...r.sans.uri];
-    if (!all.includes(cn) && !all.includes(normaliseDns(cn))) v.push({ field: '/body/subject/commonName', message: `the common name "${r.subject.commonName}" must also be one of the SANs` });
+  // It may differ in form (case, a trailing dot, a U-label, IP text): it is issued as the SAN.
+  if (p.requireCommonNameInSans && commonNameSan(r.subject.commonName, r.sans) === undefined) {
+    v.push({ field: '/body/subject/commonName', message: `the common name "${r.subject.commonName}" must also be one of the SANs` });
   }
   return v;
+}
+
+/**
+ * The SAN a commonName stands for, written as the SAN is (CA/Browser Forum 7.1.4.3 wants
+ * a character-for-character copy: lower case, A-labels, RFC 5952 IPv6 text), or undefined.
+ */
+export function commonNameSan(commonName: string, sans: Sans): string | undefined {
+  const ip = isIP(commonName) ? ipToBigInt(commonName) : null;
+  if (ip) {
+    const same = sans.ip.find((s) => isIP(s) && ipToBigInt(s)!.family === ip.family && ipToBigInt(s)!.value === ip.value);
+    return same === undefined ? undefined : canonicalIp(same);
+  }
+  const cn = normaliseDns(commonName);
+  const ascii = domainToASCII(cn) || cn;
+  const dns = sans.dns.find((d) => normaliseDns(d) === cn || normaliseDns(d) === ascii);
+  if (dns !== undefined) return normaliseDns(dns);
+  const lower = commonName.toLowerCase();
+  return [...sans.email, ...sans.uri].find((x) => x.toLowerCase() === lower);
+}
+
+/** An IP address in the text the verifier expects of a commonName (RFC 5952 for IPv6). */
+function canonicalIp(ip: string): string {
+  return isIP(ip) === 6 ? new URL(`http://[${ip}]/`).hostname.slice(1, -1) : ip;
+}
+
+/**
+ * The SANs to issue with: a commonName that names a host (a dotted DNS name or an IP
+ * address) but is none of the SANs joins them when the profile does not insist on the CN
+ * being a SAN, so the certificate stays valid for web-PKI verification; it then passes the
+ * profile's name rules like any SAN.
+ */
+export function sansWithCommonName(p: ProfilePolicy, commonName: string, sans: Sans): Sans {
+  if (p.requireCommonNameInSans || commonNameSan(commonName, sans) !== undefined) return sans;
+  if (isIP(commonName)) return { ...sans, ip: [...sans.ip, commonName] };
+  const host = normaliseDns(domainToASCII(normaliseDns(commonName)) || commonName);
+  if (host.includes('.') && isValidDnsName(host, true)) return { ...sans, dns: [...sans.dns, host] };
+  return sans;
 }
 
 export function defaultPolicy(input: Partial<ProfilePolicy>): ProfilePolicy {
@@ -165,6 +203,10 @@ export function checkPolicy(p: ProfilePolicy): FieldError[] {
   });
   p.allowedDomains.forEach((d, i) => {
     if (!isValidDnsName(d, false)) v.push({ field: `/body/allowedDomains/${i}`, message: `"${d}" is not a domain name` });
+    // Without subdomains, the only wildcard such a profile could issue is "*.<suffix>".
+    else if (p.allowWildcards && !p.allowSubdomains && wildcardPublicSuffix(`*.${d}`)) {
+      v.push({ field: `/body/allowedDomains/${i}`, message: `"${d}" is a public suffix: a wildcard directly under it cannot be issued (CA/Browser Forum 3.2.2.6)` });
+    }
   });
   if (p.defaultValidityDays > p.maxValidityDays) v.push({ field: '/body/defaultValidityDays', message: `default (${p.defaultValidityDays}) exceeds maximum (${p.maxValidityDays})` });
   return v;

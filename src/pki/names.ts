@@ -3,6 +3,7 @@
  * the SAN set, and IPv4/IPv6 CIDR arithmetic. Pure.
  */
 import { isIP } from 'node:net';
+import { parse as parseDomain } from 'tldts';
 
 export type KeyAlgorithm = 'ecdsa-p256' | 'ecdsa-p384' | 'rsa-2048' | 'rsa-3072' | 'rsa-4096' | 'ed25519';
 export const KEY_ALGORITHMS: readonly KeyAlgorithm[] = ['ecdsa-p256', 'ecdsa-p384', 'rsa-2048', 'rsa-3072', 'rsa-4096', 'ed25519'];
@@ -55,3 +56,21 @@ export function ipInCidr(ip: string, cidr: string): boolean {
   return (a.value & mask) === c.base;
 }
 
+
+/**
+ * For a wildcard DNS name `*.<base>` whose base is itself a public suffix (`*.com`,
+ * `*.co.uk`, `*.internal`), that suffix; else undefined. CABF TLS BR 3.2.2.6 forbids wildcards
+ * directly under a registry-controlled suffix: the ICANN section of the Public Suffix List
+ * (through `tldts`), plus any unlisted top-level label (the list's implicit `*` rule). The
+ * private section (`s3.amazonaws.com`, `github.io`) is left out, as Chromium does: its owner
+ * controls the whole namespace and may hold such a wildcard (Amazon's S3 certificate
+ * carries `*.s3.amazonaws.com`).
+ */
+export function wildcardPublicSuffix(name: string): string | undefined {
+  if (!name.startsWith('*.')) return undefined;
+  const base = name.slice(2).toLowerCase().replace(/\.$/, '');
+  if (!base) return undefined;
+  const parsed = parseDomain(base, { allowPrivateDomains: false });
+  if (parsed.isIp) return undefined;
+  return parsed.domain === null && parsed.publicSuffix === base ? base : undefined;
+}

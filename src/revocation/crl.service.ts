@@ -6,8 +6,9 @@
  *   database, so every replica serves the same bytes. A fetch that finds revocations
  *   waiting past the window (jobs off or behind) runs the same claimed refresh once.
  * - Replicas coordinate through the database only: the dirty flag is claimed with a
- *   compare-and-clear, and the (authority_id, crl_number) primary key makes sure one CRL
- *   number is taken once; a loser rebuilds with the next number.
+ *   compare-and-clear, and CRL numbers come from a per-authority counter row, allocated
+ *   together with a delta's base in one transaction (the (authority_id, crl_number)
+ *   primary key still refuses a number taken twice).
  * - Full and delta CRLs share one number sequence (RFC 5280 5.2.4). Below
  *   `crlDeltaThreshold` entries every refresh is a full CRL plus an empty delta; above
  *   it, revocations between full refreshes produce delta CRLs only (small, fast).
@@ -71,8 +72,7 @@ async function* counting<T>(src: AsyncIterable<T>, box: { n: number }): AsyncGen
 
 /**
  * Build, sign and store one CRL of an authority. `kind: 'delta'` lists the changes since
- * the latest full CRL (which must exist). Retries with the next number when another
- * replica took this one first.
+ * the newest full CRL below its number (which must exist).
  */
 export async function generateCrl(svc: Services, authorityId: string, kind: CrlKind): Promise<GeneratedCrl> {
   const a = await authorities.findAuthority(svc.db, authorityId);
@@ -80,19 +80,22 @@ export async function generateCrl(svc: Services, authorityId: string, kind: CrlK
   if (!signsCrls(a)) throw new DomainError('conflict', `authority "${a.name}" holds no signing key: it publishes no CRL`);
   const key = await svc.keyring.load(a.key_secret_id!);
   for (let attempt = 0; ; attempt++) {
+    // Step 1: the number and a delta's base in one statement: read apart, a replica
+    // storing a full CRL in between could make the base reach the number.
+    const alloc = await repo.allocateCrlNumber(svc.db, a.id);
     const now = svc.clock.now();
     const thisUpdate = new Date(Math.floor(now.getTime() / 1000) * 1000);
     const nextUpdate = new Date(thisUpdate.getTime() + svc.config.crlLifetimeSeconds * 1000);
-    const n = (await repo.maxCrlNumber(svc.db, a.id)) + 1n;
+    const n = alloc.crlNumber;
     let deltaBase: bigint | undefined;
     let since: string | undefined;
     if (kind === 'delta') {
-      const base = await repo.latestCrlInfo(svc.db, a.id, false);
-      if (!base) throw new DomainError('conflict', 'a delta CRL needs a full CRL first');
-      deltaBase = BigInt(base.crl_number);
+      if (!alloc.base) throw new DomainError('conflict', 'a delta CRL needs a full CRL first');
+      deltaBase = alloc.base.crlNumber;
       // Changes from when the base was taken (created_at is set before its rows are read).
-      since = base.created_at;
+      since = alloc.base.createdAt;
     }
+    // Step 2: build and sign outside the transaction (a large CRL takes a while).
     const startedAt = now.toISOString();
     const count = { n: 0 };
     const der = await buildCrl({
@@ -105,6 +108,8 @@ export async function generateCrl(svc: Services, authorityId: string, kind: CrlK
       deltaBase,
       freshestCrlUrls: kind === 'full' ? [deltaCrlUrl(svc.config.publicUrl, a.id)] : undefined,
     });
+    // Step 3: store it. The number is this replica's alone; a clash means a CRL was stored
+    // without the counter (a replica of an older release), so draw another.
     try {
       await repo.insertCrl(svc.db, {
         authority_id: a.id,

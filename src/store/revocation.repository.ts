@@ -56,8 +56,42 @@ export async function recordFullCrl(db: Db, authorityId: string, n: bigint, at: 
   await db
     .insertInto('crl_state')
     .values({ authority_id: authorityId, dirty_since: null, last_full_number: n.toString(), last_full_at: at, next_update: nextUpdate })
-    .onConflict((oc) => oc.column('authority_id').doUpdateSet({ last_full_number: n.toString(), last_full_at: at, next_update: nextUpdate }))
+    .onConflict((oc) =>
+      oc
+        .column('authority_id')
+        .doUpdateSet({ last_full_number: n.toString(), last_full_at: at, next_update: nextUpdate })
+        // Full CRLs built concurrently may be stored out of order: the newest number wins.
+        .where((eb) => eb.or([eb('crl_state.last_full_number', 'is', null), eb('crl_state.last_full_number', '<', n.toString())])),
+    )
     .execute();
+}
+
+/**
+ * Hand out the next CRL number of an authority together with the base a delta CRL would
+ * take (the newest stored full CRL below that number), in one statement: an upsert of the
+ * authority's counter row that returns both. On PostgreSQL the conflicting row is locked
+ * and its latest version incremented; on SQLite the statement holds the write lock
+ * throughout. A statement, not a transaction of several: two SQLite connections in one
+ * process (better-sqlite3 is synchronous) would wait on each other's open transaction.
+ */
+export async function allocateCrlNumber(db: Db, authorityId: string) {
+  const stored = db
+    .selectFrom('crls')
+    .select(sql<string>`coalesce(max(crl_number), 0) + 1`.as('n'))
+    .where('authority_id', '=', authorityId);
+  const base = (column: 'crl_number' | 'created_at') =>
+    sql`(select b.${sql.ref(column)} from crls as b where b.authority_id = ${authorityId} and b.delta_base is null and b.crl_number < crl_state.last_crl_number order by b.crl_number desc limit 1)`;
+  const row = await db
+    .insertInto('crl_state')
+    // The first allocation continues from the CRLs already stored.
+    .values({ authority_id: authorityId, dirty_since: null, last_full_number: null, last_full_at: null, next_update: null, last_crl_number: stored })
+    .onConflict((oc) => oc.column('authority_id').doUpdateSet({ last_crl_number: sql`coalesce(crl_state.last_crl_number + 1, excluded.last_crl_number)` }))
+    .returning(['last_crl_number', base('crl_number').as('base_number'), base('created_at').as('base_created_at')])
+    .executeTakeFirstOrThrow();
+  return {
+    crlNumber: BigInt(row.last_crl_number!),
+    base: row.base_number === null ? undefined : { crlNumber: BigInt(row.base_number as string), createdAt: String(row.base_created_at) },
+  };
 }
 
 export async function setCrlNextUpdate(db: Db, authorityId: string, nextUpdate: string): Promise<void> {

@@ -4,7 +4,7 @@
  * the pool's type parser), booleans are booleans (the SQLite driver binds them as 0/1), binary
  * is Buffer (BLOB / bytea).
  */
-import type { Generated } from 'kysely';
+import type { ColumnType, Generated } from 'kysely';
 
 
 export type Bool = boolean;
@@ -177,6 +177,8 @@ export interface CrlStateTable {
   last_full_number: string | number | null;
   last_full_at: string | null;
   next_update: string | null;
+  /** The last CRL number handed out (full and delta share it); null before the first. */
+  last_crl_number: ColumnType<string | number | null, string | null | undefined, string | null>;
 }
 
 export interface OcspRespondersTable {

@@ -214,4 +214,46 @@ forEachDialect('authorities and issuance', (env) => {
     expect(v.code).not.toBe(0);
     expect(v.out).toMatch(/name constraint|subtree violation/i);
   });
+  describe('issued names pass the web-PKI verifier (CA/Browser Forum 7.1.4.3 and 3.2.2.6)', () => {
+    const verify = (pem: string, rootPem: string, hostname: string) =>
+      env().client().POST('/api/v1/verify/chain', { body: { certificates: pem, trust: ['supplied'], trustAnchors: rootPem, hostname, mode: 'webpki' } });
+
+    it('ok/a CN differing from its SAN in form is issued as the SAN; a host CN outside the SANs joins them; both verify', async () => {
+      const { root, int } = await createRootAndIntermediate(env(), 'cn-san');
+      const chainOf = (leafPem: string) => leafPem + int.certificatePem!;
+      const api = env().client();
+      expect((await api.POST('/api/v1/profiles', { body: { name: 'cn-strict', authorityId: int.id, allowedDomains: ['example.test'], allowSubdomains: true, allowedIpRanges: ['2001:db8::/32'], usage: 'server' } })).response.status).toBe(201);
+      expect((await api.POST('/api/v1/profiles', { body: { name: 'cn-loose', authorityId: int.id, allowedDomains: ['example.test'], allowSubdomains: true, usage: 'server', requireCommonNameInSans: false } })).response.status).toBe(201);
+      const cases = [
+        { name: 'case and trailing dot', profile: 'cn-strict', cn: 'API.Example.test.', sans: { dns: ['api.example.test'] }, issuedCn: 'api.example.test', dns: ['api.example.test'], host: 'api.example.test' },
+        { name: 'IPv6 text', profile: 'cn-strict', cn: '2001:DB8:0:0:0:0:0:7', sans: { ip: ['2001:db8::7'] }, issuedCn: '2001:db8::7', dns: [], host: '2001:db8::7' },
+        { name: 'CN outside the SANs', profile: 'cn-loose', cn: 'cn-only.example.test', sans: { dns: ['www.example.test'] }, issuedCn: 'cn-only.example.test', dns: ['www.example.test', 'cn-only.example.test'], host: 'www.example.test' },
+      ];
+      for (const c of cases) {
+        const r = await api.POST('/api/v1/certificates', { body: { profile: c.profile, subject: { commonName: c.cn }, sans: c.sans } });
+        expect(r.response.status, `${c.name}: ${JSON.stringify(r.error)}`).toBe(201);
+        expect(r.data!.subject.commonName, c.name).toBe(c.issuedCn);
+        expect(r.data!.sans.dns, c.name).toEqual(c.dns);
+        const v = await verify(chainOf(r.data!.certificatePem), root.certificatePem!, c.host);
+        expect(v.data!.valid, `${c.name}: ${JSON.stringify(v.data!.errors)}`).toBe(true);
+        expect(v.data!.warnings.map((w) => w.code), c.name).not.toContain('commonNameNotInSan');
+      }
+    });
+
+    it('error/a wildcard directly under a public suffix is refused: at issuance (400 policy_violation) and in a profile that could issue nothing else', async () => {
+      const { int } = await createRootAndIntermediate(env(), 'psl');
+      const api = env().client();
+      const onlySuffix = await api.POST('/api/v1/profiles', { body: { name: 'psl-only', authorityId: int.id, allowedDomains: ['co.uk'], allowWildcards: true, usage: 'server' } });
+      expect(onlySuffix.response.status).toBe(400);
+      expect(onlySuffix.error!.errors!.map((e) => e.field)).toEqual(['/body/allowedDomains/0']);
+      expect((await api.POST('/api/v1/profiles', { body: { name: 'psl-sub', authorityId: int.id, allowedDomains: ['co.uk'], allowSubdomains: true, allowWildcards: true, usage: 'server' } })).response.status).toBe(201);
+      const refused = await api.POST('/api/v1/certificates', { body: { profile: 'psl-sub', subject: { commonName: '*.co.uk' }, sans: { dns: ['*.co.uk'] } } });
+      expect(refused.response.status).toBe(400);
+      expect(refused.error!.code).toBe('policy_violation');
+      expect(refused.error!.errors!.map((e) => e.field)).toEqual(['/body/sans/dns/0']);
+      expect(refused.error!.errors![0].message).toMatch(/public suffix "co\.uk"/);
+      const ok = await api.POST('/api/v1/certificates', { body: { profile: 'psl-sub', subject: { commonName: '*.example.co.uk' }, sans: { dns: ['*.example.co.uk'] } } });
+      expect(ok.response.status, JSON.stringify(ok.error)).toBe(201);
+    });
+  });
 });

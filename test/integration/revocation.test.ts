@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { forEachDialect, type TestEnv } from '../helpers/harness.js';
 import { Scratch } from '../helpers/openssl.js';
 import { parseCrl } from '../../src/pki/crl.js';
+import { pemEncode } from '../../src/pki/pem.js';
 import { parseOcspResponse } from '../../src/pki/ocsp.js';
 import { generateCrl, refreshCrl } from '../../src/revocation/crl.service.js';
 import { markCrlDirty } from '../../src/store/revocation.repository.js';
@@ -275,6 +276,49 @@ forEachDialect(
       expect(ca.headers.get('content-type')).toBe('application/pkix-cert');
       s.write('aia.der', Buffer.from(await ca.arrayBuffer()));
       expect(s.ok('x509', '-inform', 'DER', '-in', 'aia.der', '-noout', '-subject')).toContain('Revocation Issuing a');
+    });
+
+    describe('CRL numbers across replicas', () => {
+      it('ok/two replicas generating full and delta CRLs at once, 50 rounds: unique numbers, every delta based on a stored full CRL below it, openssl verifies them all', async () => {
+        const pk = await setupPki(env(), s, 'race');
+        const leaf = await issue(env(), pk.profile, 'race.example.test');
+        await env().client().POST('/api/v1/revocations', { body: { authorityId: pk.intId, serialNumber: leaf.serialNumber, reason: 'keyCompromise' } });
+        // Let the job publish (and prune) first: direct generation below never prunes.
+        await settledCrl(env(), pk.intId, 1);
+        const other = await env().replica();
+        try {
+          const a = env().app.services;
+          const b = other.app.services;
+          const made: Array<{ crlNumber: bigint; kind: string }> = [];
+          for (let round = 0; round < 50; round++) {
+            made.push(...(await Promise.all([generateCrl(a, pk.intId, 'full'), generateCrl(b, pk.intId, 'delta'), generateCrl(a, pk.intId, 'delta'), generateCrl(b, pk.intId, 'full')])));
+          }
+          expect(new Set(made.map((g) => g.crlNumber.toString())).size).toBe(200);
+          const rows = await a.db.selectFrom('crls').select(['crl_number', 'delta_base', 'this_update', 'der']).where('authority_id', '=', pk.intId).orderBy('crl_number').execute();
+          const fulls = new Set(rows.filter((r) => r.delta_base === null).map((r) => String(r.crl_number)));
+          const deltas = rows.filter((r) => r.delta_base !== null);
+          expect(deltas.length).toBeGreaterThanOrEqual(100);
+          for (const r of deltas) {
+            expect(BigInt(r.delta_base!), `delta ${r.crl_number}`).toBeLessThan(BigInt(r.crl_number));
+            expect(fulls.has(String(r.delta_base)), `base ${r.delta_base} of delta ${r.crl_number} is a stored full CRL`).toBe(true);
+          }
+          // The bytes say the same, and openssl accepts every one.
+          const pems: string[] = [];
+          for (const r of rows) {
+            const crl = parseCrl(r.der);
+            expect(String(crl.crlNumber)).toBe(String(r.crl_number));
+            expect(crl.deltaBase === undefined ? null : String(crl.deltaBase)).toBe(r.delta_base === null ? null : String(r.delta_base));
+            pems.push(pemEncode(Buffer.from(r.der), 'X509 CRL'));
+          }
+          for (let k = 0; k < pems.length; k++) {
+            s.write(`race-${k}.pem`, pems[k]);
+            const v = await s.opensslAsync(['crl', '-in', `race-${k}.pem`, '-CAfile', 'chain-race.pem', '-noout']);
+            expect(v.out, `CRL ${rows[k].crl_number}`).toContain('verify OK');
+          }
+        } finally {
+          await other.stop();
+        }
+      }, 240_000);
     });
 
     describe('1,000 revocations in parallel', () => {

@@ -12,6 +12,7 @@ import { forEachDialect, makeEnv, startTestApp, ADMIN_EMAIL, ADMIN_PASSWORD, typ
 import { Scratch } from '../helpers/openssl.js';
 import { ConfigError, loadConfig } from '../../src/config/config.js';
 import { TargetGuard } from '../../src/notify/target-guard.js';
+import { VERIFY_ERROR_CODES, VERIFY_WARNING_CODES } from '../../src/pki/verify/index.js';
 
 const ALGS = ['ecdsa-p256', 'ecdsa-p384', 'rsa-2048', 'ed25519'] as const;
 type Alg = (typeof ALGS)[number];
@@ -228,6 +229,53 @@ forEachDialect('verification', (env) => {
         if (!cursor) break;
       }
       for (const id of ids) expect(seen.get(id), id).toBe('success');
+    });
+  });
+
+  describe('verifyChain: maxDepth and the typed issue codes', () => {
+    it('ok/maxDepth 0 accepts a leaf issued by the anchor itself; the Certa chain (one intermediate) needs maxDepth 1 -> chainTooLong at 0', async () => {
+      const made = opensslCaAndLeaf(s, 'depth0', '/CN=Depth Zero CA', 'direct.example.test', 'basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\nsubjectAltName=DNS:direct.example.test\n');
+      const direct = await env().client().POST('/api/v1/verify/chain', { body: { certificates: made.leafPem, trust: ['supplied'], trustAnchors: made.caPem, hostname: 'direct.example.test', maxDepth: 0 } });
+      expect(direct.response.status, JSON.stringify(direct.error)).toBe(200);
+      expect(direct.data!.valid, JSON.stringify(direct.data!.errors)).toBe(true);
+      expect(direct.data!.path).toHaveLength(2);
+      const tooLong = await env().client().POST('/api/v1/verify/chain', { body: { certificates: main.chainPem, trust: ['internal'], hostname: 'api.example.test', maxDepth: 0 } });
+      expect(tooLong.response.status).toBe(200);
+      expect(codes(tooLong.data!)).toEqual(['chainTooLong']);
+      const one = await env().client().POST('/api/v1/verify/chain', { body: { certificates: main.chainPem, trust: ['internal'], hostname: 'api.example.test', maxDepth: 1 } });
+      expect(one.data!.valid, JSON.stringify(one.data!.errors)).toBe(true);
+      const negative = await env().client().POST('/api/v1/verify/chain', { body: { certificates: main.chainPem, maxDepth: -1 } });
+      expect(negative.response.status).toBe(400);
+      expect(negative.error!.code).toBe('validation_failed');
+    });
+
+    it('error/a leaf whose commonName is none of its SANs -> commonNameNotInSan (webpki), a warning in rfc5280 mode', async () => {
+      const made = opensslCaAndLeaf(s, 'cn', '/CN=CN Test CA', 'other.example.test', 'basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\nsubjectAltName=DNS:named.example.test\n');
+      const body = { certificates: made.leafPem, trust: ['supplied' as const], trustAnchors: made.caPem, hostname: 'named.example.test' };
+      const webpki = await env().client().POST('/api/v1/verify/chain', { body });
+      expect(webpki.data!.valid).toBe(false);
+      expect(codes(webpki.data!)).toEqual(['commonNameNotInSan']);
+      const loose = await env().client().POST('/api/v1/verify/chain', { body: { ...body, mode: 'rfc5280' } });
+      expect(loose.data!.valid, JSON.stringify(loose.data!.errors)).toBe(true);
+      expect(loose.data!.warnings.map((w) => w.code)).toContain('commonNameNotInSan');
+    });
+
+    it('error/a wildcard directly under a public suffix (*.co.uk) -> wildcardPublicSuffix', async () => {
+      const made = opensslCaAndLeaf(s, 'psl', '/CN=PSL Test CA', '*.co.uk', 'basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\nsubjectAltName=DNS:*.co.uk\n');
+      const r = await env().client().POST('/api/v1/verify/chain', { body: { certificates: made.leafPem, trust: ['supplied'], trustAnchors: made.caPem, hostname: 'example.co.uk' } });
+      expect(r.data!.valid).toBe(false);
+      expect(codes(r.data!)).toEqual(['wildcardPublicSuffix']);
+    });
+
+    it('ok/the served spec types report codes as the VerifyErrorCode / VerifyWarningCode enums, listing every code the engine has', async () => {
+      const spec = (await (await env().fetch('/api/v1/openapi.json')).json()) as any;
+      const schemas = spec.components.schemas;
+      expect([...schemas.VerifyErrorCode.enum].sort()).toEqual([...VERIFY_ERROR_CODES].sort());
+      expect([...schemas.VerifyWarningCode.enum].sort()).toEqual([...VERIFY_WARNING_CODES].sort());
+      const deref = (o: { $ref?: string }) => (o.$ref ? schemas[o.$ref.split('/').pop()!] : o);
+      const report = deref(spec.paths['/api/v1/verify/chain'].post.responses['200'].content['application/json'].schema);
+      expect(deref(deref(report.properties.errors.items).properties.code)).toEqual(schemas.VerifyErrorCode);
+      expect(deref(deref(report.properties.warnings.items).properties.code)).toEqual(schemas.VerifyWarningCode);
     });
   });
 

@@ -18,10 +18,10 @@ const REGENERATED = fileURLToPath(new URL('../../../test/fixtures/limbo/regenera
 describe('x509-limbo, regenerated upstream cases', () => {
   const file = (): { version: number; testcases: LimboTestcase[] } => JSON.parse(readFileSync(REGENERATED, 'utf8'));
 
-  it('scores at least 237 of the 243 (the six failures are documented policy choices)', async () => {
+  it('scores at least 234 of the 243 (the nine failures are documented policy choices)', async () => {
     const summary = await runLimbo(file());
     expect(summary.skipped).toBe(0);
-    expect(summary.passed, JSON.stringify(summary.mismatches, null, 2)).toBeGreaterThanOrEqual(237);
+    expect(summary.passed, JSON.stringify(summary.mismatches, null, 2)).toBeGreaterThanOrEqual(234);
   });
 
   it.each([
@@ -33,6 +33,14 @@ describe('x509-limbo, regenerated upstream cases', () => {
     'rfc5280::nc::invalid-dnsname-leading-period',
     'rfc5280::validity::notafter-fractional',
     'rfc5280::validity::notbefore-fractional',
+    // CABF 7.1.4.3: a commonName that is none of the SANs, in every spelling.
+    'webpki::cn::cabf-cn-not-in-san',
+    'webpki::cn::cabf-cn-punycode-not-in-san',
+    'webpki::cn::cabf-cn-utf8-vs-punycode-mismatch',
+    'webpki::cn::cabf-cn-case-mismatch',
+    'webpki::cn::cabf-cn-ipv6-non-rfc5952-mismatch',
+    'webpki::cn::cabf-cn-ipv4-hex-mismatch',
+    'webpki::san::public-suffix-wildcard-san',
   ])('%s', async (id) => {
     const tc = file().testcases.find((t) => t.id === id);
     expect(tc, `${id} is in the vector file`).toBeDefined();
@@ -61,10 +69,11 @@ describe('x509-limbo, BetterTLS path building (re-created)', () => {
 });
 
 describe('x509-limbo', () => {
-  it('scores >= 95% of the non-skipped cases with <= 5% skipped', async () => {
+  it('scores >= 95% of the non-skipped cases with <= 5% skipped (129 of 135)', async () => {
     const summary = await runLimbo(load());
     const total = summary.passed + summary.failed + summary.skipped;
     expect(total).toBeGreaterThan(100);
+    expect(summary.passed, JSON.stringify(summary.mismatches, null, 2)).toBeGreaterThanOrEqual(129);
     expect(summary.skipRate).toBeLessThanOrEqual(0.05);
     expect(summary.passRate, JSON.stringify(summary.mismatches, null, 2)).toBeGreaterThanOrEqual(0.95);
     for (const r of summary.results) expect(['SUCCESS', 'FAILURE', 'SKIPPED']).toContain(r.actual_result);
@@ -77,6 +86,8 @@ describe('x509-limbo', () => {
     { name: 'error/name constraints permit list narrowed by a lower CA', id: 'rfc5280::nc::restrictive-permits-in-intermediates-narrows' },
     { name: 'ok/chain of pain', id: 'pathological::multiple-chains-expired-intermediate' },
     { name: 'error/intermediate cycle', id: 'pathological::intermediate-cycle-distinct-cas-max-depth' },
+    { name: 'error/wildcard directly under a public suffix (*.com)', id: 'webpki::san::public-suffix-wildcard-san' },
+    { name: 'ok/Amazon S3 serves *.s3.amazonaws.com, a private-section suffix of the PSL', id: 'online::s3.amazonaws.com' },
   ])('$name', async ({ id }) => {
     const tc = load().testcases.find((t) => t.id === id);
     expect(tc, `${id} is in the vector file`).toBeDefined();

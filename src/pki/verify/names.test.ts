@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { wildcardPublicSuffix } from '../names.js';
 import { type GeneralName, checkNameConstraints, dnsSanMatches, formatIp, parseIp, parseMailbox } from './names.js';
 
 describe('dnsSanMatches (RFC 6125, CABF wildcards)', () => {
@@ -15,6 +16,21 @@ describe('dnsSanMatches (RFC 6125, CABF wildcards)', () => {
     { name: 'error/bare wildcard', pattern: '*', ref: 'com', match: false },
     { name: 'error/subdomain vs apex', pattern: 'example.com', ref: 'abc.example.com', match: false },
   ])('$name', ({ pattern, ref, match }) => expect(dnsSanMatches(pattern, ref)).toBe(match));
+});
+
+describe('wildcardPublicSuffix (Public Suffix List, CABF 3.2.2.6)', () => {
+  it.each([
+    { name: 'error/*.com', san: '*.com', suffix: 'com' },
+    { name: 'error/*.co.uk', san: '*.co.uk', suffix: 'co.uk' },
+    { name: 'error/case does not matter', san: '*.CO.UK', suffix: 'co.uk' },
+    { name: 'error/a PSL wildcard rule (*.ck)', san: '*.foo.ck', suffix: 'foo.ck' },
+    { name: 'error/an IDN suffix in A-label form', san: '*.xn--55qx5d.cn', suffix: 'xn--55qx5d.cn' },
+    { name: 'error/an unlisted top-level label', san: '*.internal', suffix: 'internal' },
+    { name: 'ok/a PSL exception rule (!www.ck)', san: '*.www.ck', suffix: undefined },
+    { name: 'ok/under a registrable domain', san: '*.example.co.uk', suffix: undefined },
+    { name: 'ok/private-section suffixes are their owners\' namespace', san: '*.s3.amazonaws.com', suffix: undefined },
+    { name: 'ok/not a wildcard', san: 'co.uk', suffix: undefined },
+  ])('$name', ({ san, suffix }) => expect(wildcardPublicSuffix(san)).toBe(suffix));
 });
 
 describe('IP addresses', () => {

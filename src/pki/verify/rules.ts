@@ -21,6 +21,7 @@ import {
   parseMailbox,
 } from './names.js';
 import { ATTR, CURVE, EKU, EXT } from './oids.js';
+import { wildcardPublicSuffix } from '../names.js';
 import { checkPolicies } from './policy-tree.js';
 import { keyInfo, publicKeyObject, sigAlgInfo, verifySignature } from './signature.js';
 import type { Finding, PeerName, VerifyErrorCode, VerifyMode, VerifyWarningCode } from './types.js';
@@ -308,8 +309,23 @@ function leafProfileFindings(
 
   // CABF TLS 7.1.4.3: a commonName must be an exact copy of one of the SANs.
   if (webpki && policy.profile === 'tls') commonNameFindings(cert, err, warn);
+  else if (!webpki && x.subjectAltName) commonNameWarnings(cert, warn);
+
+  // CABF TLS 3.2.2.6: no wildcard directly under a public suffix (`*.co.uk`).
+  if (webpki && policy.profile === 'tls') {
+    for (const n of sans(cert)) {
+      if (n.type !== 'dns') continue;
+      const suffix = wildcardPublicSuffix(n.value);
+      if (suffix) err('wildcardPublicSuffix', `subjectAltName "${n.value}" is a wildcard directly under the public suffix "${suffix}" (CABF 3.2.2.6)`);
+    }
+  }
 }
 
+/**
+ * CABF 7.1.4.3: each commonName must be a character-for-character copy of a dNSName SAN
+ * (so no case changes and no U-labels for an A-label SAN), or the RFC 3986 / RFC 5952
+ * text of an iPAddress SAN.
+ */
 function commonNameFindings(cert: Certificate, err: (code: VerifyErrorCode, message: string) => void, warn: (code: VerifyWarningCode, message: string) => void) {
   const names = sans(cert);
   const dns = names.filter((n) => n.type === 'dns').map((n) => (n as { value: string }).value);
@@ -320,32 +336,58 @@ function commonNameFindings(cert: Certificate, err: (code: VerifyErrorCode, mess
     if (strictIp && (strictIp.length === 4 || formatIp(strictIp) === cn)) {
       if (ips.some((b) => bytesEqual(b, strictIp))) continue;
     }
-    // The CN denotes one of the SAN identities but is not a verbatim copy of it.
-    let looseIp: Uint8Array | undefined = strictIp;
-    if (!looseIp && !cn.includes(':')) {
-      try {
-        looseIp = parseIp(new URL(`http://${cn}/`).hostname);
-      } catch {
-        looseIp = undefined;
-      }
-    }
-    if (looseIp && ips.some((b) => bytesEqual(b, looseIp!))) {
-      err('policyViolation', `commonName "${cn}" must be the RFC 3986/5952 text of the SAN IP address ${formatIp(looseIp)} (CABF 7.1.4.3)`);
+    // Say why when the CN denotes one of the SAN identities but is not a verbatim copy.
+    const looseIp = strictIp ?? looseIpText(cn);
+    if (looseIp && ips.some((b) => bytesEqual(b, looseIp))) {
+      err('commonNameNotInSan', `commonName "${cn}" must be the RFC 3986/5952 text of the SAN IP address ${formatIp(looseIp)} (CABF 7.1.4.3)`);
       continue;
     }
     // eslint-disable-next-line no-control-regex
     if (/[^\x00-\x7f]/.test(cn)) {
-      err('policyViolation', `commonName "${cn}" must use A-labels, not Unicode (CABF 7.1.4.3)`);
+      err('commonNameNotInSan', `commonName "${cn}" must use A-labels, not Unicode (CABF 7.1.4.3)`);
       continue;
     }
-    const ascii = domainToASCII(cn);
-    const twin = dns.find((d) => d.toLowerCase() === (ascii || cn.toLowerCase()));
+    const twin = dnsTwin(cn, dns);
     if (twin) {
-      err('policyViolation', `commonName "${cn}" must be a character-for-character copy of the SAN "${twin}" (CABF 7.1.4.3)`);
+      err('commonNameNotInSan', `commonName "${cn}" must be a character-for-character copy of the SAN "${twin}" (CABF 7.1.4.3)`);
       continue;
     }
-    if (!(strictIp && ips.some((b) => bytesEqual(b, strictIp)))) warn('commonNameNotInSan', `commonName "${cn}" is not one of the subjectAltNames`);
+    // A single-label name ("EE", "server") is no host identity a web client could take
+    // from the CN, so it is tolerated with a warning; a domain name or address is refused.
+    if (cn.includes('.') || strictIp || looseIp) err('commonNameNotInSan', `commonName "${cn}" is not one of the subjectAltNames (CABF 7.1.4.3)`);
+    else warn('commonNameNotInSan', `commonName "${cn}" is not one of the subjectAltNames`);
   }
+}
+
+/** rfc5280 mode: a host-name or IP commonName that denotes none of the SANs is worth a warning. */
+function commonNameWarnings(cert: Certificate, warn: (code: VerifyWarningCode, message: string) => void) {
+  const names = sans(cert);
+  const dns = names.filter((n) => n.type === 'dns').map((n) => (n as { value: string }).value);
+  const ips = names.filter((n) => n.type === 'ip').map((n) => (n as { bytes: Uint8Array }).bytes);
+  for (const cn of attributeTexts(cert.subject, ATTR.commonName)) {
+    const ip = parseIp(cn) ?? looseIpText(cn);
+    if (ip) {
+      if (!ips.some((b) => bytesEqual(b, ip))) warn('commonNameNotInSan', `commonName "${cn}" is not one of the subjectAltNames`);
+    } else if (isDnsName(domainToASCII(cn) || cn) && !dns.includes(cn) && !dnsTwin(cn, dns)) {
+      warn('commonNameNotInSan', `commonName "${cn}" is not one of the subjectAltNames`);
+    }
+  }
+}
+
+/** An IPv4 address in a legacy text form (`0xC0A80101`, `192.168.001.001`), as URL parsers read it. */
+function looseIpText(cn: string): Uint8Array | undefined {
+  if (cn.includes(':')) return undefined;
+  try {
+    return parseIp(new URL(`http://${cn}/`).hostname);
+  } catch {
+    return undefined;
+  }
+}
+
+/** The dNSName SAN that `cn` equals up to case or U-label/A-label form. */
+function dnsTwin(cn: string, dns: string[]): string | undefined {
+  const ascii = domainToASCII(cn) || cn.toLowerCase();
+  return dns.find((d) => d.toLowerCase() === ascii);
 }
 
 const EKU_NAMES: Record<string, string> = {

@@ -23,6 +23,10 @@ export const VERIFY_ERROR_CODES = [
   'policyViolation',
   'weakKey',
   'crlInvalid',
+  /** webpki TLS: the leaf's commonName is not a verbatim copy of one of its SANs (CABF 7.1.4.3). */
+  'commonNameNotInSan',
+  /** webpki TLS: a wildcard SAN directly under a public suffix, e.g. `*.co.uk` (CABF 3.2.2.6). */
+  'wildcardPublicSuffix',
 ] as const;
 export type VerifyErrorCode = (typeof VERIFY_ERROR_CODES)[number];
 
@@ -35,7 +39,10 @@ export const VERIFY_WARNING_CODES = [
   'expiringSoon',
   /** A supplied CRL could not be parsed and was ignored. */
   'crlIgnored',
-  /** The leaf's commonName is not one of its subjectAltNames (tolerated legacy form). */
+  /**
+   * rfc5280 mode: the leaf's host-name commonName is not one of its subjectAltNames
+   * (tolerated there; webpki TLS refuses it with the error of the same name).
+   */
   'commonNameNotInSan',
   /** The path-building budget ran out before every candidate path was tried. */
   'budgetExhausted',
@@ -182,4 +189,6 @@ export const CHECK_OF_ERROR: Record<VerifyErrorCode, CheckName> = {
   nameMismatch: 'peerName',
   revoked: 'revocation',
   crlInvalid: 'revocation',
+  commonNameNotInSan: 'profile',
+  wildcardPublicSuffix: 'profile',
 };

@@ -360,3 +360,45 @@ describe('hostile input', () => {
     await expect(verifyChain(input(hierarchies.ec, { leaf: leaf() }))).rejects.toMatchObject({ name: 'DomainError', code: 'bad_certificate' });
   });
 });
+
+describe('webpki TLS leaf names: commonName among the SANs (CABF 7.1.4.3), no wildcard under a public suffix (CABF 3.2.2.6)', () => {
+  const leaves: Record<string, Issued> = {};
+  const leaf = (name: string, subject: string, san: string) => {
+    leaves[name] ??= pki.issue({ name: `names-${name}`, subject, alg: 'ec', ext: EXT.leaf('ec', san), issuer: hierarchies.ec.intermediate });
+    return leaves[name];
+  };
+  const dns = (value: string) => ({ kind: 'dns' as const, value });
+  const cases: Array<{ name: string; subject: string; san: string; peer: { kind: 'dns' | 'ip'; value: string }; mode?: 'webpki' | 'rfc5280'; error?: string; warning?: string }> = [
+    { name: 'ok/CN is a copy of a DNS SAN', subject: '/CN=www.example.com', san: 'DNS:www.example.com', peer: dns('www.example.com') },
+    { name: 'ok/CN is the RFC 5952 text of an IP SAN', subject: '/CN=2001:db8::1', san: 'IP:2001:db8::1', peer: { kind: 'ip', value: '2001:db8::1' } },
+    { name: 'error/CN is another host of the same domain', subject: '/CN=notinsan.example.com', san: 'DNS:valid.example.com, DNS:another.example.com', peer: dns('valid.example.com'), error: 'commonNameNotInSan' },
+    { name: 'error/CN is an A-label that no SAN holds', subject: '/CN=xn--nxasmq6b.com', san: 'DNS:xn--n3h.com', peer: dns('xn--n3h.com'), error: 'commonNameNotInSan' },
+    { name: 'error/CN differs from its SAN in case only', subject: '/CN=WWW.Example.com', san: 'DNS:www.example.com', peer: dns('www.example.com'), error: 'commonNameNotInSan' },
+    { name: 'error/CN is the parent of a wildcard SAN', subject: '/CN=example.com', san: 'DNS:*.example.com', peer: dns('foo.example.com'), error: 'commonNameNotInSan' },
+    { name: 'error/CN is an IP address no SAN holds', subject: '/CN=192.0.2.9', san: 'IP:192.0.2.1', peer: { kind: 'ip', value: '192.0.2.1' }, error: 'commonNameNotInSan' },
+    { name: 'warning/a single-label CN is no host name: tolerated', subject: '/CN=EE', san: 'DNS:www.example.com', peer: dns('www.example.com'), warning: 'commonNameNotInSan' },
+    { name: 'warning/rfc5280 mode tolerates a CN outside the SANs', subject: '/CN=notinsan.example.com', san: 'DNS:valid.example.com', peer: dns('valid.example.com'), mode: 'rfc5280', warning: 'commonNameNotInSan' },
+    { name: 'error/*.co.uk is a wildcard under an ICANN public suffix', subject: '/CN=*.co.uk', san: 'DNS:*.co.uk', peer: dns('example.co.uk'), error: 'wildcardPublicSuffix' },
+    { name: 'error/*.com', subject: '/CN=*.com', san: 'DNS:*.com', peer: dns('example.com'), error: 'wildcardPublicSuffix' },
+    { name: 'error/*.internal: an unlisted top-level label counts as a suffix', subject: '/CN=*.internal', san: 'DNS:*.internal', peer: dns('ca.internal'), error: 'wildcardPublicSuffix' },
+    { name: 'ok/*.example.co.uk is under a registrable domain', subject: '/CN=*.example.co.uk', san: 'DNS:*.example.co.uk', peer: dns('www.example.co.uk') },
+    { name: 'ok/*.s3.amazonaws.com: a private-section suffix its owner may cover', subject: '/CN=*.s3.amazonaws.com', san: 'DNS:*.s3.amazonaws.com', peer: dns('bucket.s3.amazonaws.com') },
+    { name: 'ok/rfc5280 mode leaves *.co.uk to the CAs', subject: '/CN=*.co.uk', san: 'DNS:*.co.uk', peer: dns('example.co.uk'), mode: 'rfc5280' },
+  ];
+
+  it.each(cases)('$name', async ({ name, subject, san, peer, mode, error, warning }) => {
+    const issued = leaf(name.replace(/\W+/g, '-'), subject, san);
+    const r = await verifyChain(input(hierarchies.ec, { leaf: issued.der, peerName: peer, mode: mode ?? 'webpki' }));
+    if (error) {
+      expect(r.valid).toBe(false);
+      // `*.com` and `*.internal` also match no reference name (one label under the `*.`).
+      expect(codes(r).filter((c) => c !== 'nameMismatch')).toEqual([error]);
+      expect(r.errors.find((e) => e.code === error)?.certificateIndex).toBe(0);
+      expect(r.checks.find((c) => c.name === 'profile')?.passed).toBe(false);
+    } else {
+      expect(r.valid, JSON.stringify(r.errors)).toBe(true);
+    }
+    if (warning) expect(r.warnings.map((w) => w.code)).toContain(warning);
+    else expect(r.warnings.map((w) => w.code)).not.toContain('commonNameNotInSan');
+  });
+});
