@@ -14,6 +14,7 @@ import type { Schemas } from '../spec.js';
 import { normaliseSerial } from '../authority/certificates.usecases.js';
 import { getAuthority, getAuthorityRow } from '../authority/authorities.usecases.js';
 import { crlUrlsOf, currentCrl } from './crl.service.js';
+import { eventsCommitted, recordEvent } from '../notify/events.usecases.js';
 
 type RevocationResult = Schemas['RevocationResult'];
 type RevokeInput = Schemas['RevokeRequest'];
@@ -63,9 +64,15 @@ export async function revokeCertificate(svc: Services, id: string, input: Revoke
     };
     await repo.setCertificateRevocation(trx, r.id, fields);
     await repo.markCrlDirty(trx, r.authority_id, now);
+    // The notification goes in the same transaction (transactional outbox).
+    await recordEvent(svc, trx, { type: 'revoked', certificateId: r.id, reason });
     return { result: resultOf({ ...r, ...fields }, false), changed: true, authorityId: r.authority_id };
   });
-  if (out.changed) svc.events.emit({ type: 'certificate.revoked', certificateId: id, authorityId: out.authorityId });
+  if (out.changed) {
+    // In-process caches only (OCSP responses, the CRL job's wake-up).
+    svc.events.emit({ type: 'certificate.revoked', certificateId: id, authorityId: out.authorityId });
+    eventsCommitted(svc);
+  }
   return out.result;
 }
 
