@@ -138,7 +138,10 @@ export class DeliveryWorker {
     // Step 1: events committed since the last round become deliveries. A failure here must
     // not stop what is already queued from going out.
     try {
-      round.events = (await dispatchAllEvents(svc)).events;
+      const dispatched = await dispatchAllEvents(svc);
+      round.events = dispatched.events;
+      // A backlog left for the next round: poll again at once.
+      if (dispatched.more) this.#nudged = true;
     } catch (err) {
       svc.log.error({ err }, 'notification event dispatch failed');
     }
