@@ -2,8 +2,9 @@
  * Revocation use-cases: revoke a certificate (by id or by issuer + serial), lift a
  * certificateHold, revoke an intermediate authority, describe the current CRL.
  *
- * A revocation and the CRL dirty flag are written in one transaction, so the CRL job can
- * never miss one; OCSP reads the certificate rows directly and answers `revoked` at once.
+ * A revocation, the CRL dirty flag and the notification event are written in one
+ * transaction, so neither the CRL job nor the notifications can miss one; OCSP reads the
+ * certificate rows directly and answers `revoked` at once.
  */
 import type { Services } from '../context.js';
 import { DomainError, badRequest, conflict, notFound } from '../errors.js';
