@@ -1935,6 +1935,11 @@ export type components = {
                 [key: string]: unknown;
             };
             enabled: boolean;
+            /**
+             * Format: date-time
+             * @description Set while the channel is paused because its receiver asked to wait (HTTP 429 with Retry-After, or Discord's `retry_after`): no delivery to it is attempted before this instant, from any replica, and the waiting deliveries spend no attempt. Null when the channel is not paused.
+             */
+            readonly pausedUntil: string | null;
             createdAt: components["schemas"]["Timestamp"];
             updatedAt: components["schemas"]["Timestamp"];
         };

@@ -23,7 +23,11 @@ export interface Services {
   secrets: SecretStore;
   /** CA and responder signing keys (sealed at rest, cached unwrapped in memory). */
   keyring: Keyring;
-  /** Hooks other modules register (e.g. revocation -> CRL refresh, events -> notifications). */
+  /**
+   * In-process hooks for caches of this process (OCSP responses, CRL wake-up, trust
+   * snapshot). Nothing durable goes through it: notifications use the transactional
+   * outbox (`notification_events`).
+   */
   events: EventBus;
   /** The OCSP responder (its cache of pre-signed responses lives for the process). */
   ocsp: OcspService;
@@ -39,11 +43,9 @@ export interface Principal {
 }
 
 export type DomainEvent =
-  | { type: 'certificate.issued'; certificateId: string }
   | { type: 'certificate.revoked'; certificateId: string; authorityId: string }
   | { type: 'certificate.hold-lifted'; certificateId: string; authorityId: string }
   | { type: 'authority.revoked'; authorityId: string; parentId: string }
-  | { type: 'certificate.renewed'; certificateId: string; previousId: string }
   | { type: 'authority.changed'; authorityId: string };
 
 /** In-process fan-out of domain events; listeners must not throw (errors are logged). */

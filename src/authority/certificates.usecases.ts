@@ -14,6 +14,7 @@ import { getProfileRow, policyOf } from './profiles.usecases.js';
 import { keyring, lineageBlocker } from './authorities.usecases.js';
 import { crlUrl, ocspUrl, caIssuersUrl } from './urls.js';
 import * as pki from '../pki/x509.js';
+import { eventsCommitted, recordEvent } from '../notify/events.usecases.js';
 
 type Certificate = Schemas['Certificate'];
 type CertificateIssued = Schemas['CertificateIssued'];
@@ -171,7 +172,8 @@ export async function issueCertificate(svc: Services, principal: Principal | nul
   });
   const info = pki.parseCertificate(built.der);
 
-  // Step 7: record it (and link the predecessor) in one transaction.
+  // Step 7: record it, its notification event (transactional outbox) and the link to the
+  // predecessor in one transaction.
   const id = newId();
   const nowIso = now.toISOString();
   const row: certs.CertificateRow = {
@@ -206,10 +208,11 @@ export async function issueCertificate(svc: Services, principal: Principal | nul
   const labels = input.labels ?? (opts.predecessor ? (await certs.findCertificate(svc.db, opts.predecessor.id))?.labels : undefined) ?? {};
   await svc.db.transaction().execute(async (trx) => {
     await certs.insertCertificate(trx, row, labels);
+    await recordEvent(svc, trx, opts.predecessor ? { type: 'renewed', certificateId: id, previousId: opts.predecessor.id } : { type: 'issued', certificateId: id });
     // Conditional on the predecessor having no successor yet: of concurrent renewals, one wins (the rest roll back).
     if (opts.predecessor && !(await certs.setSuccessor(trx, opts.predecessor.id, id, nowIso))) throw conflict(`certificate ${opts.predecessor.id} was already renewed`);
   });
-  svc.events.emit(opts.predecessor ? { type: 'certificate.renewed', certificateId: id, previousId: opts.predecessor.id } : { type: 'certificate.issued', certificateId: id });
+  eventsCommitted(svc);
 
   // Step 8: the answer; a server-side private key leaves exactly once, here.
   const out: CertificateIssued = toCertificate(svc, { ...row, labels }, authority.chain_pem ?? '');

@@ -69,11 +69,12 @@ async function findOr404(svc: Services, idOrName: string): Promise<ChannelRow> {
 
 export async function listChannels(svc: Services, q: { limit: number; cursor?: string }): Promise<Page<Channel>> {
   const page = await repo.listChannels(svc.db, q);
-  return { items: page.items.map(toChannel), nextCursor: page.nextCursor };
+  const now = svc.clock.now().toISOString();
+  return { items: page.items.map((c) => toChannel(c, now)), nextCursor: page.nextCursor };
 }
 
 export async function getChannel(svc: Services, idOrName: string): Promise<Channel> {
-  return toChannel(await findOr404(svc, idOrName));
+  return toChannel(await findOr404(svc, idOrName), svc.clock.now().toISOString());
 }
 
 export async function createChannel(svc: Services, input: Schemas['ChannelCreate']): Promise<Schemas['ChannelCreated']> {
@@ -109,7 +110,7 @@ export async function createChannel(svc: Services, input: Schemas['ChannelCreate
     if (isUniqueViolation(e)) throw conflict(`a notification channel named "${input.name}" already exists`);
     throw e;
   }
-  return { ...toChannel(row), ...(generated ? { secret: generated } : {}) };
+  return { ...toChannel(row, svc.clock.now().toISOString()), ...(generated ? { secret: generated } : {}) };
 }
 
 export async function updateChannel(svc: Services, idOrName: string, patch: Schemas['ChannelUpdate']): Promise<Channel> {

@@ -1,6 +1,7 @@
 /**
- * The delivery worker: claims due outbox rows, sends them through their channel, and
- * records the outcome with the retry policy (`decide`).
+ * The delivery worker: turns pending notification events into deliveries (the
+ * transactional outbox, `dispatchEvents`), claims due deliveries, sends them through their
+ * channel, and records the outcome with the retry policy (`decide`).
  *
  * - Claims are leased (`locked_until`) and fenced by a token: a worker that lost its lease
  *   cannot overwrite the row, and a crashed worker's rows come back when the lease ends.
@@ -8,8 +9,9 @@
  * - A digest's platform messages are fixed at the first attempt and sent in order; each
  *   accepted one is recorded at once, so a retry resumes after it and never re-posts it.
  * - Deliveries of one channel go out one after the other; when the receiver asks to wait
- *   (429 + Retry-After), the channel's other deliveries in the round wait too, without
- *   spending an attempt.
+ *   (429 + Retry-After, Discord's retry_after), the channel is paused in the database
+ *   (`paused_until`): no worker of any replica claims its deliveries before then, and the
+ *   ones already claimed are given back, without spending an attempt.
  * - Time is `svc.clock`: tests move it forward and call `runOnce()`.
  */
 import { randomUUID } from 'node:crypto';
@@ -21,6 +23,7 @@ import { deliveryOutcomes, deliveryRetries } from './notify.metrics.js';
 import { buildSender, channelTarget, loadChannelSpec, targetGuard } from './channels.usecases.js';
 import { buildDigest } from './digest.builder.js';
 import { onEnqueued } from './outbox.signal.js';
+import { dispatchAllEvents } from './events.usecases.js';
 import { decide, DEFAULT_BACKOFF, type BackoffOptions } from './retry.policy.js';
 
 export interface DeliveryWorkerOptions {
@@ -37,6 +40,8 @@ export interface DeliveryWorkerOptions {
 }
 
 export interface RoundResult {
+  /** Notification events turned into deliveries at the start of the round. */
+  events: number;
   claimed: number;
   sent: number;
   retried: number;
@@ -45,7 +50,7 @@ export interface RoundResult {
   released: number;
 }
 
-const emptyRound = (): RoundResult => ({ claimed: 0, sent: 0, retried: 0, failed: 0, released: 0 });
+const emptyRound = (): RoundResult => ({ events: 0, claimed: 0, sent: 0, retried: 0, failed: 0, released: 0 });
 
 type Failure = Extract<SendResult, { ok: false }>;
 
@@ -130,6 +135,17 @@ export class DeliveryWorker {
   async runOnce(): Promise<RoundResult> {
     const svc = this.#svc;
     const round = emptyRound();
+    // Step 1: events committed since the last round become deliveries. A failure here must
+    // not stop what is already queued from going out.
+    try {
+      const dispatched = await dispatchAllEvents(svc);
+      round.events = dispatched.events;
+      // A backlog left for the next round: poll again at once.
+      if (dispatched.more) this.#nudged = true;
+    } catch (err) {
+      svc.log.error({ err }, 'notification event dispatch failed');
+    }
+    // Step 2: claim and serve.
     const now = svc.clock.now();
     const token = randomUUID();
     const claimed = await repo.claimDueDeliveries(svc.db, {
@@ -196,6 +212,8 @@ export class DeliveryWorker {
     }
     let pausedUntil: string | null = null;
     for (const d of rows) {
+      // Another worker (or replica) may have paused the channel since these were claimed.
+      pausedUntil ??= await repo.channelPausedUntil(svc.db, channelId, svc.clock.now().toISOString());
       if (this.#stopping || pausedUntil) {
         await this.#release(d, token, pausedUntil ?? svc.clock.now().toISOString(), round);
         continue;
@@ -247,18 +265,26 @@ export class DeliveryWorker {
     }
     const decision = decide(result, d.attempts, svc.config.notifyMaxAttempts, this.#backoff);
     const lastStatus = result.status ?? null;
+    // The receiver asked to wait: that holds for the whole channel, on every replica (the
+    // same cap as a delivery's own Retry-After).
+    let pausedUntil: string | null = null;
+    if (result.retryAfterMs !== undefined && Number.isFinite(result.retryAfterMs)) {
+      const waitMs = Math.min(Math.max(0, Math.ceil(result.retryAfterMs)), this.#backoff.maxMs);
+      pausedUntil = new Date(now.getTime() + waitMs).toISOString();
+      await repo.pauseChannel(svc.db, d.channelId, pausedUntil);
+    }
     if (decision.state === 'retry') {
       const next = new Date(now.getTime() + decision.delayMs).toISOString();
       const ok = await repo.finishDelivery(svc.db, d.id, token, { status: 'pending', at: now.toISOString(), nextAttemptAt: next, lastError: result.error, lastStatus });
       if (ok) round.retried++;
       svc.log.warn({ deliveryId: d.id, channelId: d.channelId, attempt: d.attempts, error: result.error, retryAt: next }, 'notification delivery will be retried');
-      return result.retryAfterMs !== undefined ? next : null;
+      return pausedUntil;
     }
     const lastError = decision.state === 'failed' && decision.reason === 'exhausted' ? `gave up after ${d.attempts} attempts: ${result.error}` : result.error;
     const ok = await repo.finishDelivery(svc.db, d.id, token, { status: 'failed', at: now.toISOString(), lastError, lastStatus });
     if (ok) round.failed++;
     svc.log.error({ deliveryId: d.id, channelId: d.channelId, attempts: d.attempts, error: lastError }, 'notification delivery failed');
-    return null;
+    return pausedUntil;
   }
 
   async #release(d: DeliveryRow, token: string, at: string, round: RoundResult): Promise<void> {

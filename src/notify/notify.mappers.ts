@@ -2,13 +2,15 @@
 import type { Schemas } from '../spec.js';
 import type { ChannelRow, DeliveryRow, RuleRow } from '../store/notifications.repository.js';
 
-export function toChannel(c: ChannelRow): Schemas['Channel'] {
+/** `now`: a pause that has ended is not shown. */
+export function toChannel(c: ChannelRow, now: string): Schemas['Channel'] {
   return {
     id: c.id,
     name: c.name,
     type: c.type,
     config: c.configRedacted,
     enabled: c.enabled,
+    pausedUntil: c.pausedUntil && c.pausedUntil > now ? c.pausedUntil : null,
     createdAt: c.createdAt,
     updatedAt: c.updatedAt,
   };

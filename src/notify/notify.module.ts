@@ -1,10 +1,9 @@
 /**
- * Wires notifications into the App: event subscriptions and the two background jobs
- * (expiry sweep, delivery worker).
+ * Wires notifications into the App: the two background jobs (expiry sweep, delivery
+ * worker; the worker also dispatches the events of the transactional outbox).
  */
 import type { Services } from '../context.js';
 import { DeliveryWorker } from './delivery.worker.js';
-import { enqueueEventNotifications } from './events.usecases.js';
 import { ExpirySweepJob } from './sweep.job.js';
 
 export interface NotificationJobs {
@@ -13,8 +12,5 @@ export interface NotificationJobs {
 }
 
 export function setupNotifications(svc: Services): NotificationJobs {
-  svc.events.on(async (e) => {
-    await enqueueEventNotifications(svc, e);
-  });
   return { sweep: new ExpirySweepJob(svc), worker: new DeliveryWorker(svc) };
 }

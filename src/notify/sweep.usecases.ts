@@ -12,6 +12,7 @@ import * as repo from '../store/notifications.repository.js';
 import type { NewDelivery, NewMark, RuleRow, SweepRuleQuery } from '../store/notifications.repository.js';
 import type { Schemas } from '../spec.js';
 import { signalEnqueued } from './outbox.signal.js';
+import { pruneProcessedEvents } from './events.usecases.js';
 
 const DAY_MS = 86_400_000;
 
@@ -87,8 +88,10 @@ export async function runExpirySweep(svc: Services): Promise<Schemas['SweepResul
     });
     enqueued += deliveries.length;
   }
-  // Step 2: marks of certificates too old to be candidates again are dead weight.
+  // Step 2: marks of certificates too old to be candidates again are dead weight, and so
+  // are events processed long ago.
   await repo.pruneMarks(svc.db, new Date(now.getTime() - (EXPIRED_LOOKBACK_DAYS + 1) * DAY_MS).toISOString());
+  await pruneProcessedEvents(svc);
   if (enqueued > 0) {
     svc.log.info({ enqueued, certificates: matched.size }, 'expiry sweep enqueued notifications');
     signalEnqueued(svc.db);

@@ -2,8 +2,9 @@
  * Revocation use-cases: revoke a certificate (by id or by issuer + serial), lift a
  * certificateHold, revoke an intermediate authority, describe the current CRL.
  *
- * A revocation and the CRL dirty flag are written in one transaction, so the CRL job can
- * never miss one; OCSP reads the certificate rows directly and answers `revoked` at once.
+ * A revocation, the CRL dirty flag and the notification event are written in one
+ * transaction, so neither the CRL job nor the notifications can miss one; OCSP reads the
+ * certificate rows directly and answers `revoked` at once.
  */
 import type { Services } from '../context.js';
 import { DomainError, badRequest, conflict, notFound } from '../errors.js';
@@ -14,6 +15,7 @@ import type { Schemas } from '../spec.js';
 import { normaliseSerial } from '../authority/certificates.usecases.js';
 import { getAuthority, getAuthorityRow } from '../authority/authorities.usecases.js';
 import { crlUrlsOf, currentCrl } from './crl.service.js';
+import { eventsCommitted, recordEvent } from '../notify/events.usecases.js';
 
 type RevocationResult = Schemas['RevocationResult'];
 type RevokeInput = Schemas['RevokeRequest'];
@@ -63,9 +65,15 @@ export async function revokeCertificate(svc: Services, id: string, input: Revoke
     };
     await repo.setCertificateRevocation(trx, r.id, fields);
     await repo.markCrlDirty(trx, r.authority_id, now);
+    // The notification goes in the same transaction (transactional outbox).
+    await recordEvent(svc, trx, { type: 'revoked', certificateId: r.id, reason });
     return { result: resultOf({ ...r, ...fields }, false), changed: true, authorityId: r.authority_id };
   });
-  if (out.changed) svc.events.emit({ type: 'certificate.revoked', certificateId: id, authorityId: out.authorityId });
+  if (out.changed) {
+    // In-process caches only (OCSP responses, the CRL job's wake-up).
+    svc.events.emit({ type: 'certificate.revoked', certificateId: id, authorityId: out.authorityId });
+    eventsCommitted(svc);
+  }
   return out.result;
 }
 

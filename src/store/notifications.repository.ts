@@ -7,6 +7,9 @@
  *   rule; the candidate SELECT is a range scan on `certificates(not_after)`.
  * - `claimDueDeliveries`: on PostgreSQL `FOR UPDATE SKIP LOCKED` plus a lease, so any number
  *   of workers share the outbox; on SQLite (one replica) a single UPDATE ... RETURNING.
+ *   Deliveries of a paused channel (`paused_until`) are not claimed.
+ * - `takePendingEvents`: the events of the transactional outbox are marked processed in the
+ *   transaction that writes their deliveries; concurrent dispatchers skip each other's rows.
  */
 import { PostgresAdapter, sql, type Expression, type ExpressionBuilder, type SqlBool } from 'kysely';
 import type { Db } from './types.js';
@@ -14,6 +17,7 @@ import type {
   Database,
   NotificationChannelsTable,
   NotificationDeliveriesTable,
+  NotificationEventsTable,
   NotificationRulesTable,
 } from './schema.js';
 import { decodeCursor, toPage, type Page } from './pagination.js';
@@ -37,6 +41,8 @@ export interface ChannelRow {
   enabled: boolean;
   createdAt: string;
   updatedAt: string;
+  /** No delivery to this channel is claimed before this instant (a receiver asked to wait). */
+  pausedUntil?: string | null;
 }
 
 function mapChannel(r: NotificationChannelsTable): ChannelRow {
@@ -49,6 +55,7 @@ function mapChannel(r: NotificationChannelsTable): ChannelRow {
     enabled: Boolean(r.enabled),
     createdAt: r.created_at,
     updatedAt: r.updated_at,
+    pausedUntil: r.paused_until ?? null,
   };
 }
 
@@ -127,6 +134,25 @@ export async function deleteChannel(db: Db, id: string, now: string): Promise<vo
     .where('status', 'in', ['pending', 'sending'])
     .execute();
   await db.deleteFrom('notification_channels').where('id', '=', id).execute();
+}
+
+/**
+ * Pauses a channel until `until` (never shortens a longer pause). Not a config change:
+ * `updated_at` stays.
+ */
+export async function pauseChannel(db: Db, id: string, until: string): Promise<void> {
+  await db
+    .updateTable('notification_channels')
+    .set({ paused_until: until })
+    .where('id', '=', id)
+    .where((eb) => eb.or([eb('paused_until', 'is', null), eb('paused_until', '<', until)]))
+    .execute();
+}
+
+/** The channel's pause, when it ends after `now`; null otherwise. */
+export async function channelPausedUntil(db: Db, id: string, now: string): Promise<string | null> {
+  const r = await db.selectFrom('notification_channels').select('paused_until').where('id', '=', id).where('paused_until', '>', now).executeTakeFirst();
+  return r?.paused_until ?? null;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -582,7 +608,8 @@ export interface ClaimOptions {
 
 /**
  * Claims up to `limit` due deliveries (pending and due, or `sending` with an expired
- * lease): status `sending`, one more attempt, lease and token set.
+ * lease) of channels that are not paused: status `sending`, one more attempt, lease and
+ * token set. A paused channel's deliveries stay as they are (no attempt spent).
  */
 export async function claimDueDeliveries(db: Db, o: ClaimOptions): Promise<DeliveryRow[]> {
   if (isPostgres(db)) {
@@ -591,8 +618,9 @@ export async function claimDueDeliveries(db: Db, o: ClaimOptions): Promise<Deliv
     const r = await sql<NotificationDeliveriesTable>`
       with due as (
         select id from notification_deliveries
-        where (status = 'pending' and next_attempt_at <= ${o.now})
-           or (status = 'sending' and locked_until <= ${o.now})
+        where ((status = 'pending' and next_attempt_at <= ${o.now})
+            or (status = 'sending' and locked_until <= ${o.now}))
+          and not exists (select 1 from notification_channels c where c.id = notification_deliveries.channel_id and c.paused_until > ${o.now})
         order by next_attempt_at, id
         limit ${o.limit}
         for update skip locked
@@ -618,6 +646,17 @@ export async function claimDueDeliveries(db: Db, o: ClaimOptions): Promise<Deliv
             w.and([w('status', '=', 'pending'), w('next_attempt_at', '<=', o.now)]),
             w.and([w('status', '=', 'sending'), w('locked_until', '<=', o.now)]),
           ]),
+        )
+        .where((w) =>
+          w.not(
+            w.exists(
+              w
+                .selectFrom('notification_channels as c')
+                .select('c.id')
+                .whereRef('c.id', '=', 'notification_deliveries.channel_id')
+                .where('c.paused_until', '>', o.now),
+            ),
+          ),
         )
         .orderBy('next_attempt_at')
         .orderBy('id')
@@ -706,6 +745,59 @@ export async function requeueFailed(db: Db, id: string, now: string): Promise<De
     .returningAll()
     .executeTakeFirst();
   return r && mapDelivery(r);
+}
+
+// ---------------------------------------------------------------------------------------
+// Events (the transactional outbox)
+
+export type EventTypeName = NotificationEventsTable['type'];
+
+export interface EventRow {
+  id: string;
+  type: EventTypeName;
+  certificateId: string;
+  detail: Record<string, unknown> | null;
+  createdAt: string;
+}
+
+/** Written by the use-case inside the transaction of the change it announces. */
+export async function insertEvent(db: Db, e: EventRow): Promise<void> {
+  await db
+    .insertInto('notification_events')
+    .values({ id: e.id, type: e.type, certificate_id: e.certificateId, detail: e.detail ? JSON.stringify(e.detail) : null, created_at: e.createdAt, processed_at: null })
+    .execute();
+}
+
+/**
+ * Marks up to `limit` pending events processed and returns them, oldest first. Call it in
+ * the transaction that writes their deliveries: a rollback leaves them pending. On
+ * PostgreSQL rows another dispatcher holds are skipped, not waited for; on SQLite the
+ * statement's write lock serialises dispatchers (it is the first statement of the
+ * transaction, so a busy database is waited for rather than failing).
+ */
+export async function takePendingEvents(trx: Db, o: { now: string; limit: number }): Promise<EventRow[]> {
+  const lock = isPostgres(trx) ? sql`for update skip locked` : sql``;
+  const r = await sql<NotificationEventsTable>`
+    update notification_events set processed_at = ${o.now}
+     where processed_at is null and id in (
+       select id from notification_events where processed_at is null order by id limit ${o.limit} ${lock}
+     )
+    returning *`.execute(trx);
+  return r.rows
+    .map((e) => ({ id: e.id, type: e.type, certificateId: e.certificate_id, detail: e.detail ? JSON.parse(e.detail) : null, createdAt: e.created_at }))
+    .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+}
+
+/** Events still waiting for their dispatcher. */
+export async function countPendingEvents(db: Db): Promise<number> {
+  const r = await db.selectFrom('notification_events').select((eb) => eb.fn.countAll<string>().as('n')).where('processed_at', 'is', null).executeTakeFirstOrThrow();
+  return Number(r.n);
+}
+
+/** Processed events older than the retention are history nobody reads. */
+export async function pruneEvents(db: Db, processedBefore: string): Promise<number> {
+  const r = await db.deleteFrom('notification_events').where('processed_at', 'is not', null).where('processed_at', '<', processedBefore).executeTakeFirst();
+  return Number(r.numDeletedRows ?? 0);
 }
 
 // ---------------------------------------------------------------------------------------

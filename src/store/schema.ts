@@ -202,6 +202,8 @@ export interface NotificationChannelsTable {
   enabled: Bool;
   created_at: string;
   updated_at: string;
+  /** Set when a receiver asked to wait (429 + Retry-After): no claim of its deliveries before. */
+  paused_until: string | null;
 }
 
 export interface NotificationRulesTable {
@@ -260,6 +262,18 @@ export interface NotificationDeliveriesTable {
   updated_at: string;
 }
 
+/** The transactional outbox: written in the transaction of the change it announces. */
+export interface NotificationEventsTable {
+  id: string;
+  type: 'issued' | 'revoked' | 'renewed';
+  certificate_id: string;
+  /** JSON of the event's facts at the change (revocation reason, previous certificate id). */
+  detail: string | null;
+  created_at: string;
+  /** Set in the transaction that wrote the event's deliveries; null while pending. */
+  processed_at: string | null;
+}
+
 export interface NotificationDeliveryCertificatesTable {
   delivery_id: string;
   certificate_id: string;
@@ -286,6 +300,7 @@ export interface Database {
   notification_marks: NotificationMarksTable;
   notification_deliveries: NotificationDeliveriesTable;
   notification_delivery_certificates: NotificationDeliveryCertificatesTable;
+  notification_events: NotificationEventsTable;
 }
 
 export type { Generated };

@@ -9,7 +9,7 @@ import { createHmac } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { SMTPServer } from 'smtp-server';
-import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { forEachDialect } from '../helpers/harness.js';
 import { TestClock } from '../helpers/clock.js';
 import type { Schemas } from '../../src/spec.js';
@@ -17,7 +17,7 @@ import { startReceiver, type Receiver, type ReceiverOptions } from '../../src/no
 import { allText, checkDiscord, checkSlack, checkTeams } from '../../src/notify/testing/platform-checks.js';
 import { addAuthority, addCertificate } from '../../src/notify/testing/inventory.js';
 import { DeliveryWorker } from '../../src/notify/delivery.worker.js';
-import { enqueueEventNotifications } from '../../src/notify/events.usecases.js';
+import { dispatchEvents, recordEvent, type CertificateEvent } from '../../src/notify/events.usecases.js';
 import { verifyWebhookSignature } from '../../src/notify/channels/webhook.signature.js';
 import * as repo from '../../src/store/notifications.repository.js';
 
@@ -370,19 +370,25 @@ forEachDialect(
       const old = await addCertificate(db(), { authorityId: ca.id, daysLeft: 200, now, labels: { notify: 'yes' } });
       const other = await addCertificate(db(), { authorityId: ca.id, daysLeft: 200, now });
 
-      svc.events.emit({ type: 'certificate.issued', certificateId: old.id });
-      await vi.waitFor(async () => expect(await deliveriesOf(ch.id)).toHaveLength(1), { timeout: 5000, interval: 20 });
-      expect(await enqueueEventNotifications(svc, { type: 'certificate.issued', certificateId: old.id })).toBe(0);
-      expect(await enqueueEventNotifications(svc, { type: 'certificate.issued', certificateId: other.id })).toBe(0);
+      const record = (e: CertificateEvent) => db().transaction().execute((trx) => recordEvent(svc, trx, e));
+
+      await record({ type: 'issued', certificateId: old.id });
+      expect(await dispatchEvents(svc)).toEqual({ events: 1, enqueued: 1 });
+      expect(await deliveriesOf(ch.id)).toHaveLength(1);
+      // The same event again enqueues nothing; a certificate outside the selector neither.
+      await record({ type: 'issued', certificateId: old.id });
+      await record({ type: 'issued', certificateId: other.id });
+      expect(await dispatchEvents(svc)).toEqual({ events: 2, enqueued: 0 });
 
       const renewed = await addCertificate(db(), { authorityId: ca.id, daysLeft: 365, now, labels: { notify: 'yes' }, predecessorId: old.id });
       await db().updateTable('certificates').set({ successor_id: renewed.id }).where('id', '=', old.id).execute();
-      svc.events.emit({ type: 'certificate.renewed', certificateId: renewed.id, previousId: old.id });
+      await record({ type: 'renewed', certificateId: renewed.id, previousId: old.id });
       await db().updateTable('certificates').set({ revoked_at: now.toISOString(), revocation_reason: 'superseded' }).where('id', '=', old.id).execute();
-      svc.events.emit({ type: 'certificate.revoked', certificateId: old.id, authorityId: ca.id });
-      await vi.waitFor(async () => expect(await deliveriesOf(ch.id)).toHaveLength(3), { timeout: 5000, interval: 20 });
+      await record({ type: 'revoked', certificateId: old.id, reason: 'superseded' });
 
-      expect(await worker.runUntilIdle()).toMatchObject({ sent: 3 });
+      // The worker dispatches pending events at the start of its round.
+      expect(await worker.runUntilIdle()).toMatchObject({ events: 2, sent: 3 });
+      expect(await dispatchEvents(svc)).toEqual({ events: 0, enqueued: 0 });
       const bodies = hook.requests.map((q) => JSON.parse(q.body));
       const byEvent = Object.fromEntries(bodies.map((b) => [b.event, b]));
       expect(Object.keys(byEvent).sort()).toEqual(['issued', 'renewed', 'revoked']);

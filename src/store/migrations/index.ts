@@ -9,6 +9,7 @@ import * as revocation from './2026-11-28T02-00-revocation.js';
 import * as notifications from './2026-11-28T03-00-notifications.js';
 import * as inventoryIndexes from './2026-11-29T00-00-inventory-indexes.js';
 import * as crlIndex from './2026-11-29T01-00-crl-index.js';
+import * as notificationEvents from './2026-12-04T00-00-notification-events.js';
 import * as crlCounter from './2026-12-04T18-40-crl-counter.js';
 
 export const migrations: Record<string, Migration> = {
@@ -18,5 +19,6 @@ export const migrations: Record<string, Migration> = {
   '2026-11-28T03-00-notifications': notifications,
   '2026-11-29T00-00-inventory-indexes': inventoryIndexes,
   '2026-11-29T01-00-crl-index': crlIndex,
+  '2026-12-04T00-00-notification-events': notificationEvents,
   '2026-12-04T18-40-crl-counter': crlCounter,
 };
