@@ -70,6 +70,18 @@ export interface Config {
   /** Hosts/networks verifyEndpoint may connect to, and those it must not (CERTA_VERIFY_ALLOW / CERTA_VERIFY_DENY, comma-separated). */
   verifyAllow: string[];
   verifyDeny: string[];
+  /**
+   * Open client connections at most (CERTA_MAX_CONNECTIONS, default 0 = derived from the
+   * open-files limit, leaving room for the database and files). At the cap, the oldest
+   * connection with no request in progress makes way for the new one.
+   */
+  maxConnections: number;
+  /** Time a client has to send the request line and headers, in ms (CERTA_HEADERS_TIMEOUT_MS, default 10000). */
+  headersTimeoutMs: number;
+  /** Time a client has to send the whole request, body included, in ms (CERTA_REQUEST_TIMEOUT_MS, default 30000). */
+  requestTimeoutMs: number;
+  /** Idle time of a keep-alive connection, in ms (CERTA_KEEP_ALIVE_TIMEOUT_MS, default 65000: above the 60 s idle timeout of AWS load balancers). */
+  keepAliveTimeoutMs: number;
 }
 
 export class ConfigError extends Error {
@@ -185,6 +197,14 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     ocspResponderDays: int(env, 'CERTA_OCSP_RESPONDER_DAYS', 30, 2, 3650),
     verifyAllow: targets(env, 'CERTA_VERIFY_ALLOW', []),
     verifyDeny: targets(env, 'CERTA_VERIFY_DENY', ['169.254.0.0/16', 'fd00:ec2::254/128', '100.100.100.200/32']),
+    maxConnections: int(env, 'CERTA_MAX_CONNECTIONS', 0, 0, 1_000_000),
+    headersTimeoutMs: int(env, 'CERTA_HEADERS_TIMEOUT_MS', 10_000, 1000, 600_000),
+    requestTimeoutMs: int(env, 'CERTA_REQUEST_TIMEOUT_MS', 30_000, 1000, 3_600_000),
+    keepAliveTimeoutMs: int(env, 'CERTA_KEEP_ALIVE_TIMEOUT_MS', 65_000, 1000, 3_600_000),
   };
+  // Node refuses a headers timeout longer than the whole-request timeout.
+  if (config.headersTimeoutMs > config.requestTimeoutMs) {
+    throw new ConfigError('CERTA_HEADERS_TIMEOUT_MS', `must not exceed CERTA_REQUEST_TIMEOUT_MS (${config.requestTimeoutMs})`);
+  }
   return Object.freeze(config);
 }
