@@ -80,6 +80,8 @@ export interface Config {
   headersTimeoutMs: number;
   /** Time a client has to send the whole request, body included, in ms (CERTA_REQUEST_TIMEOUT_MS, default 30000). */
   requestTimeoutMs: number;
+  /** Where the documentation site is published, linked from `GET /` (CERTA_DOCS_URL, default unset). */
+  docsUrl: string | null;
   /** Idle time of a keep-alive connection, in ms (CERTA_KEEP_ALIVE_TIMEOUT_MS, default 65000: above the 60 s idle timeout of AWS load balancers). */
   keepAliveTimeoutMs: number;
 }
@@ -201,7 +203,9 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     headersTimeoutMs: int(env, 'CERTA_HEADERS_TIMEOUT_MS', 10_000, 1000, 600_000),
     requestTimeoutMs: int(env, 'CERTA_REQUEST_TIMEOUT_MS', 30_000, 1000, 3_600_000),
     keepAliveTimeoutMs: int(env, 'CERTA_KEEP_ALIVE_TIMEOUT_MS', 65_000, 1000, 3_600_000),
+    docsUrl: env.CERTA_DOCS_URL ? env.CERTA_DOCS_URL : null,
   };
+  if (config.docsUrl !== null && !/^https?:\/\/[^\s"<>]+$/.test(config.docsUrl)) throw new ConfigError('CERTA_DOCS_URL', `must be an absolute http(s) URL, got "${config.docsUrl}"`);
   // Node refuses a headers timeout longer than the whole-request timeout.
   if (config.headersTimeoutMs > config.requestTimeoutMs) {
     throw new ConfigError('CERTA_HEADERS_TIMEOUT_MS', `must not exceed CERTA_REQUEST_TIMEOUT_MS (${config.requestTimeoutMs})`);

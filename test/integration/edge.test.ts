@@ -135,6 +135,43 @@ forEachDialect('media types of request bodies', (env) => {
   });
 });
 
+forEachDialect('GET /', (env) => {
+  it('ok/JSON by default: name, version and links to the spec and the probes', async () => {
+    const { data, response } = await env().client(null).GET('/');
+    expect(response.status).toBe(200);
+    expect(data).toEqual({
+      name: 'Certa API',
+      version: expect.any(String),
+      links: { openapi: '/api/v1/openapi.json', health: '/healthz', readiness: '/readyz', metrics: '/metrics', login: '/api/v1/auth/login' },
+    });
+    expect(response.headers.get('vary')).toBe('Accept');
+    const links: Record<string, string> = (data as { links: Record<string, string> }).links;
+    for (const link of Object.values(links)) {
+      const init = link.endsWith('login') ? { method: 'POST', headers: { 'content-type': 'application/json' }, body: loginBody } : undefined;
+      expect((await env().fetch(link, init)).status, link).toBe(200);
+    }
+  });
+
+  it('ok/HTML for a browser', async () => {
+    const r = await env().fetch('/', { headers: { accept: 'text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8' } });
+    expect(r.status).toBe(200);
+    expect(r.headers.get('content-type')).toBe('text/html; charset=utf-8');
+    const html = await r.text();
+    expect(html).toContain('<a href="/api/v1/openapi.json">');
+    expect(html).toContain('<a href="/healthz">');
+    // curl and fetch send */*: JSON.
+    expect((await env().fetch('/', { headers: { accept: '*/*' } })).headers.get('content-type')).toContain('application/json');
+  });
+
+  it('error/unknown paths stay 404 problem+json', async () => {
+    for (const path of ['/index.html', '/favicon.ico', '/api', '/api/v1']) {
+      const r = await env().fetch(path);
+      expect(r.status, path).toBe(404);
+      expect(r.headers.get('content-type')).toContain('application/problem+json');
+    }
+  });
+});
+
 describe('the HTTP edge', () => {
   let url: string;
   let cleanup: () => Promise<void>;
