@@ -3,7 +3,9 @@
  * authenticate, authorize from `x-certa-permission`, validate and coerce the input against
  * the spec, call the handler, and write the audit event for every mutation.
  * Order matters: 404/405 first, then 401, then 403, then 400, so an anonymous caller
- * learns nothing about what a valid request would look like.
+ * learns nothing about what a valid request would look like. One exception: a body of a
+ * media type the operation does not take is 415 before authentication, on headers alone
+ * (the types are in the public spec, and the body is then never read).
  */
 import { OpenAPIBackend, type Context as OasContext } from 'openapi-backend';
 import type { Context as KoaContext } from 'koa';

@@ -158,7 +158,9 @@ export function configureServer(server: Server, config: EdgeConfig, log: Logger)
     server.emit('request', req, res);
   });
 
-  capConnections(server, effectiveMaxConnections(config), log);
+  const maxConnections = effectiveMaxConnections(config);
+  capConnections(server, maxConnections, log);
+  log.info({ maxConnections, headersTimeoutMs: config.headersTimeoutMs, requestTimeoutMs: config.requestTimeoutMs, keepAliveTimeoutMs: config.keepAliveTimeoutMs }, 'HTTP connection limits');
 }
 
 /**

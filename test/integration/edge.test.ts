@@ -317,6 +317,24 @@ describe('the HTTP edge', () => {
     expect(Date.now() - started).toBeLessThan(6000);
   });
 
+  it('error/a body trickling past CERTA_REQUEST_TIMEOUT_MS -> 408 problem+json, connection closed', async () => {
+    const started = Date.now();
+    let drip: NodeJS.Timeout | undefined;
+    try {
+      const r = await rawRequest(url, `POST /api/v1/auth/login HTTP/1.1\r\nHost: ${host()}\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n`, {
+        waitClose: true,
+        timeoutMs: 10_000,
+        afterHead: (s) => (drip = setInterval(() => !s.destroyed && s.write(' '), 200)),
+      });
+      expect(r.status).toBe(408);
+      expect(JSON.parse(r.body).code).toBe('request_timeout');
+      expect(r.closed).toBe(true);
+      expect(Date.now() - started).toBeLessThan(3000 + 1000 + 2000);
+    } finally {
+      clearInterval(drip);
+    }
+  });
+
   it('ok/the service still answers after all of that', async () => {
     expect((await fetch(`${url}/healthz`)).status).toBe(200);
   });
