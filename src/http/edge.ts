@@ -99,10 +99,10 @@ function openFilesLimit(): number | null {
 }
 
 /** CERTA_MAX_CONNECTIONS, or (0) the open-files limit less room for the database pool, files and logs. */
-export function effectiveMaxConnections(config: EdgeConfig): number {
+export function effectiveMaxConnections(config: Pick<Config, 'maxConnections' | 'dbPoolSize'>, limit: number | null = openFilesLimit()): number {
   if (config.maxConnections > 0) return config.maxConnections;
-  const limit = openFilesLimit();
   if (limit === null) return 1000;
+  if (limit === Infinity) return 10_000;
   const reserve = Math.max(64, Math.floor(limit / 8)) + config.dbPoolSize;
   return Math.max(16, Math.min(10_000, limit - reserve));
 }
