@@ -1,5 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { effectiveMaxConnections } from './edge.js';
+import { createServer } from 'node:http';
+import { Socket } from 'node:net';
+import { configureServer, effectiveMaxConnections } from './edge.js';
+import { loadConfig } from '../config/config.js';
+import { createLogger } from '../log.js';
 
 describe('effectiveMaxConnections', () => {
   it('ok/CERTA_MAX_CONNECTIONS wins when set', () => {
@@ -19,5 +23,21 @@ describe('effectiveMaxConnections', () => {
     const n = effectiveMaxConnections({ maxConnections: 0, dbPoolSize: 10 });
     expect(n).toBeGreaterThanOrEqual(16);
     expect(n).toBeLessThanOrEqual(10_000);
+  });
+});
+
+describe('clientError handler', () => {
+  it('ok/never throws on a socket already destroyed or closed for writing, and destroys it', () => {
+    const server = createServer();
+    configureServer(server, loadConfig({}), createLogger('silent'));
+    for (const code of ['HPE_INVALID_METHOD', 'HPE_HEADER_OVERFLOW', 'ERR_HTTP_REQUEST_TIMEOUT', 'ECONNRESET', undefined]) {
+      const destroyed = new Socket();
+      destroyed.destroy();
+      expect(() => server.emit('clientError', Object.assign(new Error('parse error'), { code }), destroyed)).not.toThrow();
+      const ended = new Socket();
+      ended.end();
+      expect(() => server.emit('clientError', Object.assign(new Error('parse error'), { code }), ended)).not.toThrow();
+      expect(ended.destroyed).toBe(true);
+    }
   });
 });
