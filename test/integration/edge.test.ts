@@ -4,13 +4,16 @@
  * reaches the client), what Node's parser refuses (400/408/431 as problem+json), and `GET /`.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connect, type Socket } from 'node:net';
+import { connect, createServer, type Socket } from 'node:net';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ADMIN_EMAIL, ADMIN_PASSWORD, forEachDialect, startTestApp } from '../helpers/harness.js';
+import { App } from '../../src/app.js';
+import { loadConfig } from '../../src/config/config.js';
+import { createLogger } from '../../src/log.js';
 
 interface RawResponse {
   /** Every status line received, interim (100) ones included. */
@@ -337,5 +340,50 @@ describe('the HTTP edge', () => {
 
   it('ok/the service still answers after all of that', async () => {
     expect((await fetch(`${url}/healthz`)).status).toBe(200);
+  });
+});
+
+describe('starting', () => {
+  it('ok/the port is bound before migrations: requests meanwhile get 503 not_ready', async () => {
+    // A "database" that accepts connections and never answers: migrations wait on it.
+    const held: Socket[] = [];
+    const stall = createServer((s) => held.push(s));
+    await new Promise<void>((r) => stall.listen(0, '127.0.0.1', () => r()));
+    const dataDir = mkdtempSync(join(tmpdir(), 'certa-starting-'));
+    const config = loadConfig({
+      CERTA_PORT: '0',
+      CERTA_HOST: '127.0.0.1',
+      CERTA_DATA_DIR: dataDir,
+      CERTA_JOBS: 'false',
+      CERTA_DATABASE_URL: `postgres://certa@127.0.0.1:${(stall.address() as { port: number }).port}/certa`,
+    });
+    const app = new App({ config, logger: createLogger('silent') });
+    const starting = app.start().then(
+      () => 'started',
+      (e: Error) => e.message,
+    );
+    try {
+      let url: string | null = null;
+      for (let i = 0; i < 100 && !url; i++) {
+        try {
+          url = app.url;
+        } catch {
+          await new Promise((r) => setTimeout(r, 50));
+        }
+      }
+      expect(url, 'listening while migrations wait').not.toBeNull();
+      const r = await fetch(`${url}/healthz`);
+      expect(r.status).toBe(503);
+      expect(r.headers.get('retry-after')).toBe('1');
+      const p: any = await r.json();
+      expect(p.code).toBe('not_ready');
+      expect(p.requestId).toBe(r.headers.get('x-request-id'));
+    } finally {
+      for (const s of held) s.destroy();
+      stall.close();
+      expect(await starting).not.toBe('started');
+      await app.stop().catch(() => {});
+      rmSync(dataDir, { recursive: true, force: true });
+    }
   });
 });
