@@ -343,6 +343,57 @@ describe('the HTTP edge', () => {
   });
 });
 
+describe('the connection cap', () => {
+  let url: string;
+  let cleanup: () => Promise<void>;
+  beforeAll(async () => {
+    const started = await startTestApp('sqlite', { env: { CERTA_MAX_CONNECTIONS: '2' } });
+    url = started.app.url;
+    cleanup = started.cleanup;
+  });
+  afterAll(async () => cleanup?.());
+
+  const open = (): Promise<Socket> =>
+    new Promise((resolve, reject) => {
+      const u = new URL(url);
+      const s = connect(Number(u.port), u.hostname, () => resolve(s));
+      s.once('error', reject);
+    });
+  const closedWithin = (s: Socket, ms: number) =>
+    new Promise<boolean>((resolve) => {
+      if (s.destroyed) return resolve(true);
+      s.resume();
+      s.once('close', () => resolve(true));
+      setTimeout(() => resolve(false), ms).unref();
+    });
+
+  it('ok/at the cap an idle connection makes room; 503 overloaded only when every connection is busy', async () => {
+    const host = new URL(url).host;
+    // Two connections with a request in progress (headers done, body still coming).
+    const busy = await Promise.all([open(), open()]);
+    for (const s of busy) s.write(`POST /api/v1/auth/login HTTP/1.1\r\nHost: ${host}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{`);
+    await new Promise((r) => setTimeout(r, 200));
+    try {
+      const refused = await rawRequest(url, `GET /healthz HTTP/1.1\r\nHost: ${host}\r\n\r\n`, { waitClose: true });
+      expect(refused.status).toBe(503);
+      expect(refused.headers['retry-after']).toBe('1');
+      expect(JSON.parse(refused.body).code).toBe('overloaded');
+
+      // One busy connection finishes; an idle one (nothing sent yet) takes its place, and
+      // is closed when a newcomer needs the room.
+      busy[0].destroy();
+      const idle = await open();
+      await new Promise((r) => setTimeout(r, 100));
+      const served = await rawRequest(url, `GET /healthz HTTP/1.1\r\nHost: ${host}\r\n\r\n`);
+      expect(served.status).toBe(200);
+      expect(await closedWithin(idle, 2000)).toBe(true);
+      expect(busy[1].destroyed).toBe(false);
+    } finally {
+      for (const s of busy) s.destroy();
+    }
+  });
+});
+
 describe('starting', () => {
   it('ok/the port is bound before migrations: requests meanwhile get 503 not_ready', async () => {
     // A "database" that accepts connections and never answers: migrations wait on it.
