@@ -4,7 +4,7 @@
  * accepting, lets in-flight requests finish, stops jobs and closes the database.
  */
 import 'reflect-metadata';
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import Koa from 'koa';
@@ -16,6 +16,7 @@ import { systemClock, type Clock } from './lib/clock.js';
 import { createLogger } from './log.js';
 import { createDispatcher, shouldAudit, writeAudit, type RequestState } from './http/dispatch.js';
 import { toProblem } from './http/problem.js';
+import { configureServer, listen, notReady, serverOptions } from './http/edge.js';
 import { createMetrics, renderMetrics } from './http/metrics.js';
 import { allHandlers } from './http/handlers/index.js';
 import { bootstrapAdmin } from './rights/users.usecases.js';
@@ -102,6 +103,13 @@ export class App {
   }
 
   async start(): Promise<void> {
+    // Bind first: a taken port fails here, before the first start creates the admin and
+    // prints its one-time password. Until the pipeline is built, requests get 503.
+    let handler: ((req: IncomingMessage, res: ServerResponse) => void) | null = null;
+    this.#server = createServer(serverOptions(this.config), (req, res) => (handler ? handler(req, res) : notReady(res)));
+    configureServer(this.#server, this.config, this.log);
+    await listen(this.#server, this.config.host, this.config.port);
+
     const migrated = await this.store.migrate();
     if (migrated.length) this.log.info({ migrations: migrated, dialect: this.store.dialect }, 'applied migrations');
     await syncBuiltinRoles(this.services);
@@ -157,7 +165,7 @@ export class App {
     });
 
     const koaHandler = koa.callback();
-    this.#server = createServer((req, res) => {
+    handler = (req, res) => {
       // The hot path of every TLS client: an OCSP GET whose answer is already pre-signed is
       // answered before Koa, routing and validation (none of which it needs).
       if (req.method === 'GET' && req.url?.startsWith('/pki/ocsp/') && !this.#stopping) {
@@ -172,14 +180,7 @@ export class App {
         }
       }
       void koaHandler(req, res);
-    });
-    this.#server.keepAliveTimeout = 65_000;
-    this.#server.headersTimeout = 66_000;
-    this.#server.requestTimeout = 120_000;
-    await new Promise<void>((resolve, reject) => {
-      this.#server!.once('error', reject);
-      this.#server!.listen(this.config.port, this.config.host, () => resolve());
-    });
+    };
     if (this.config.jobsEnabled) for (const j of this.jobs) j.start();
     this.log.info({ url: this.url, dialect: this.store.dialect, publicUrl: this.config.publicUrl }, 'certa listening');
   }

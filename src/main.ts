@@ -1,6 +1,7 @@
 /** Entry point: load config, build the app, start; SIGTERM/SIGINT -> graceful stop. */
 import { loadConfig, ConfigError } from './config/config.js';
 import { App } from './app.js';
+import { ListenError } from './http/edge.js';
 
 let config;
 try {
@@ -17,6 +18,12 @@ const app = new App({ config });
 try {
   await app.start();
 } catch (err) {
+  // A port that cannot be bound is the operator's to fix: one line naming the variables, no stack.
+  if (err instanceof ListenError) {
+    console.error(`certa: ${err.message}`);
+    await app.stop().catch(() => {});
+    process.exit(1);
+  }
   app.log.fatal({ err }, 'failed to start');
   await app.stop().catch(() => {});
   process.exit(1);

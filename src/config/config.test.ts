@@ -11,6 +11,7 @@ describe('loadConfig', () => {
     expect(c.adminEmail).toBe('admin@certa.local');
     expect(c.publicUrl).toBe('http://localhost:8080');
     expect(Object.isFrozen(c)).toBe(true);
+    expect([c.maxConnections, c.headersTimeoutMs, c.requestTimeoutMs, c.keepAliveTimeoutMs, c.docsUrl]).toEqual([0, 10_000, 30_000, 65_000, null]);
   });
 
   const bad: Array<[string, Record<string, string>, RegExp]> = [
@@ -22,6 +23,8 @@ describe('loadConfig', () => {
     ['error/short admin password', { CERTA_ADMIN_PASSWORD: 'short' }, /CERTA_ADMIN_PASSWORD/],
     ['error/master key size', { CERTA_MASTER_KEY: Buffer.alloc(16).toString('base64') }, /CERTA_MASTER_KEY/],
     ['error/boolean', { CERTA_JOBS: 'perhaps' }, /CERTA_JOBS/],
+    ['error/headers timeout above the request timeout', { CERTA_HEADERS_TIMEOUT_MS: '40000' }, /CERTA_HEADERS_TIMEOUT_MS: must not exceed CERTA_REQUEST_TIMEOUT_MS \(30000\)/],
+    ['error/docs url', { CERTA_DOCS_URL: 'docs.example.com' }, /CERTA_DOCS_URL/],
   ];
   for (const [name, env, re] of bad) {
     it(name, () => expect(() => loadConfig(env)).toThrow(re));

@@ -86,6 +86,20 @@ export interface Config {
   verifyQueue: number;
   /** Time budget of one verification in a worker, in ms; past it the worker is replaced and the request gets 503 (CERTA_VERIFY_TIMEOUT_MS, default 2000). */
   verifyTimeoutMs: number;
+  /**
+   * Open client connections at most (CERTA_MAX_CONNECTIONS, default 0 = derived from the
+   * open-files limit, leaving room for the database and files). At the cap, the oldest
+   * connection with no request in progress makes way for the new one.
+   */
+  maxConnections: number;
+  /** Time a client has to send the request line and headers, in ms (CERTA_HEADERS_TIMEOUT_MS, default 10000). */
+  headersTimeoutMs: number;
+  /** Time a client has to send the whole request, body included, in ms (CERTA_REQUEST_TIMEOUT_MS, default 30000). */
+  requestTimeoutMs: number;
+  /** Where the documentation site is published, linked from `GET /` (CERTA_DOCS_URL, default unset). */
+  docsUrl: string | null;
+  /** Idle time of a keep-alive connection, in ms (CERTA_KEEP_ALIVE_TIMEOUT_MS, default 65000: above the 60 s idle timeout of AWS load balancers). */
+  keepAliveTimeoutMs: number;
 }
 
 export class ConfigError extends Error {
@@ -206,6 +220,16 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     verifyWorkers: int(env, 'CERTA_VERIFY_WORKERS', Math.min(4, Math.max(1, availableParallelism() - 1)), 1, 64),
     verifyQueue: int(env, 'CERTA_VERIFY_QUEUE', 64, 0, 100_000),
     verifyTimeoutMs: int(env, 'CERTA_VERIFY_TIMEOUT_MS', 2000, 50, 600_000),
+    maxConnections: int(env, 'CERTA_MAX_CONNECTIONS', 0, 0, 1_000_000),
+    headersTimeoutMs: int(env, 'CERTA_HEADERS_TIMEOUT_MS', 10_000, 1000, 600_000),
+    requestTimeoutMs: int(env, 'CERTA_REQUEST_TIMEOUT_MS', 30_000, 1000, 3_600_000),
+    keepAliveTimeoutMs: int(env, 'CERTA_KEEP_ALIVE_TIMEOUT_MS', 65_000, 1000, 3_600_000),
+    docsUrl: env.CERTA_DOCS_URL ? env.CERTA_DOCS_URL : null,
   };
+  if (config.docsUrl !== null && !/^https?:\/\/[^\s"<>]+$/.test(config.docsUrl)) throw new ConfigError('CERTA_DOCS_URL', `must be an absolute http(s) URL, got "${config.docsUrl}"`);
+  // Node refuses a headers timeout longer than the whole-request timeout.
+  if (config.headersTimeoutMs > config.requestTimeoutMs) {
+    throw new ConfigError('CERTA_HEADERS_TIMEOUT_MS', `must not exceed CERTA_REQUEST_TIMEOUT_MS (${config.requestTimeoutMs})`);
+  }
   return Object.freeze(config);
 }

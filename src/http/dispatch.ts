@@ -3,7 +3,9 @@
  * authenticate, authorize from `x-certa-permission`, validate and coerce the input against
  * the spec, call the handler, and write the audit event for every mutation.
  * Order matters: 404/405 first, then 401, then 403, then 400, so an anonymous caller
- * learns nothing about what a valid request would look like.
+ * learns nothing about what a valid request would look like. One exception: a body of a
+ * media type the operation does not take is 415 before authentication, on headers alone
+ * (the types are in the public spec, and the body is then never read).
  */
 import { OpenAPIBackend, type Context as OasContext } from 'openapi-backend';
 import type { Context as KoaContext } from 'koa';
@@ -12,7 +14,7 @@ import type { Principal, Services } from '../context.js';
 import { DomainError, type FieldError } from '../errors.js';
 import { listOperations, openapiDocument } from '../spec.js';
 import type { HandlerContext, HandlerMap, HandlerResult } from './handler.js';
-import { mediaType, parseJson, readBody } from './body.js';
+import { acceptedMediaTypes, mediaType, parseJson, readBody, requireAcceptedMediaType } from './body.js';
 import { authenticate } from '../rights/sessions.usecases.js';
 import { recordAuditEvent } from '../rights/audit.usecases.js';
 import type { Permission } from '../auth/permissions.js';
@@ -129,6 +131,7 @@ export async function createDispatcher(svc: Services, handlers: HandlerMap): Pro
   api.registerSecurityHandler('bearerAuth', () => true);
   await api.init();
   precompileRoutes(api);
+  const bodyTypes = new Map<string, string[] | null>(api.router.getOperations().map((o: any) => [o.operationId, acceptedMediaTypes(o)]));
 
   return async (ctx, state) => {
     // Step 0: a path that is not valid percent-encoding is the client's error, not ours.
@@ -137,7 +140,10 @@ export async function createDispatcher(svc: Services, handlers: HandlerMap): Pro
     } catch {
       throw new DomainError('bad_request', 'the request path is not valid percent-encoding');
     }
-    // Step 1: body (size-limited), parsed by media type.
+    // Step 1: body: its media type checked against the operation's (415), then read
+    // (size-limited) and parsed by media type.
+    const matched = api.router.matchOperation({ method: ctx.method, path: ctx.path, query: ctx.query as any, headers: ctx.headers as any } as any);
+    if (matched) requireAcceptedMediaType(ctx, bodyTypes.get(matched.operationId!) ?? null);
     const raw = await readBody(ctx, svc.config.bodyLimit);
     let body: unknown = undefined;
     if (raw && raw.length) {

@@ -40,6 +40,8 @@ export interface ServiceProcess {
 export interface ServiceOptions {
   /** Environment on top of a minimal one (CERTA_PORT/HOST are set unless given). */
   env: Record<string, string>;
+  /** A command the service runs under, e.g. `['prlimit', '--nofile=1024:1024']`. */
+  wrap?: string[];
   /** Wait for /healthz (default true). */
   waitReady?: boolean;
   timeoutMs?: number;
@@ -56,7 +58,8 @@ export async function startService(opts: ServiceOptions): Promise<ServiceProcess
     ...opts.env,
     CERTA_PORT: String(port),
   };
-  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/main.ts')], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const argv = [...(opts.wrap ?? []), process.execPath, '--import', 'tsx', join(ROOT, 'src/main.ts')];
+  const child = spawn(argv[0], argv.slice(1), { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout!.on('data', (d) => (out += d));
   child.stderr!.on('data', (d) => (out += d));

@@ -40,9 +40,10 @@ forEachDialect('HTTP behaviour', (env) => {
     expect(((await r.json()) as any).code).toBe('payload_too_large');
   });
 
-  it('error/wrong content type for a JSON operation -> 400', async () => {
+  it('error/wrong content type for a JSON operation -> 415', async () => {
     const r = await env().fetch('/api/v1/roles', { method: 'POST', headers: { ...auth(), 'content-type': 'text/plain' }, body: 'hello' });
-    expect(r.status).toBe(400);
+    expect(r.status).toBe(415);
+    expect(((await r.json()) as any).code).toBe('unsupported_media_type');
   });
 
   it('ok/X-Request-Id is accepted and returned; generated when absent', async () => {
