@@ -13,7 +13,7 @@ import type { Config } from './config/config.js';
 import { EventBus, type Services } from './context.js';
 import { openStore, type Store } from './store/db.js';
 import { systemClock, type Clock } from './lib/clock.js';
-import { createLogger } from './log.js';
+import { createLogger, throttled } from './log.js';
 import { createDispatcher, shouldAudit, writeAudit, type RequestState } from './http/dispatch.js';
 import { toProblem } from './http/problem.js';
 import { configureServer, listen, notReady, serverOptions } from './http/edge.js';
@@ -61,7 +61,18 @@ export class App {
   constructor(opts: AppOptions) {
     this.config = opts.config;
     this.log = opts.logger ?? createLogger(opts.config.logLevel);
-    this.store = openStore({ databaseUrl: opts.config.databaseUrl, dataDir: opts.config.dataDir, poolSize: opts.config.dbPoolSize, pgSchema: opts.pgSchema });
+    const connectionErrors = throttled(1000);
+    this.store = openStore({
+      databaseUrl: opts.config.databaseUrl,
+      dataDir: opts.config.dataDir,
+      poolSize: opts.config.dbPoolSize,
+      pgSchema: opts.pgSchema,
+      connectTimeoutMs: opts.config.dbConnectTimeoutMs,
+      queryTimeoutMs: opts.config.dbQueryTimeoutMs,
+      applicationName: opts.config.dbApplicationName,
+      // The queries on that connection fail on their own; the pool replaces it.
+      onConnectionError: (err) => connectionErrors((suppressed) => this.log.warn({ err, suppressed }, 'database connection lost')),
+    });
     const clock = opts.clock ?? systemClock;
     const kek = loadOrCreateKek({
       masterKeyBase64: opts.config.masterKey,
@@ -109,6 +120,8 @@ export class App {
     this.#server = createServer(serverOptions(this.config), (req, res) => (handler ? handler(req, res) : notReady(res)));
     configureServer(this.#server, this.config, this.log);
     await listen(this.#server, this.config.host, this.config.port);
+    // After listen, a server error (e.g. accept() failing with EMFILE) is logged, never fatal.
+    this.#server.on('error', (err) => this.log.error({ err }, 'HTTP server error'));
 
     const migrated = await this.store.migrate();
     if (migrated.length) this.log.info({ migrations: migrated, dialect: this.store.dialect }, 'applied migrations');
@@ -121,6 +134,7 @@ export class App {
     const dispatch = await createDispatcher(this.services, allHandlers({ renderMetrics: () => renderMetrics(metrics) }));
     const koa = new Koa({ proxy: this.config.trustProxy });
     koa.silent = true;
+    const databaseDown = throttled(5000);
 
     koa.use(async (ctx) => {
       const started = process.hrtime.bigint();
@@ -145,6 +159,9 @@ export class App {
       } catch (err) {
         const p = toProblem(err, { instance: ctx.path, requestId });
         if (p.unexpected) this.log.error({ err, requestId, operation: state.operationId }, 'unhandled error');
+        else if (p.body.code === 'database_unavailable') {
+          databaseDown((suppressed) => this.log.warn({ err, requestId, operation: state.operationId, suppressed }, 'database unavailable: answering 503'));
+        }
         error = { code: p.body.code, detail: p.body.detail };
         ctx.status = p.status;
         for (const [k, v] of Object.entries(p.headers)) ctx.set(k, v);
@@ -157,7 +174,12 @@ export class App {
         metrics.requests.inc({ operation, status });
         metrics.duration.observe({ operation, status }, seconds);
         if (shouldAudit(state.operationId, ctx.method)) {
-          await writeAudit(this.services, state, ctx.status, error).catch((err) => this.log.error({ err, requestId }, 'audit write failed'));
+          const audited = writeAudit(this.services, state, ctx.status, error).catch((err) =>
+            this.log[error?.code === 'database_unavailable' ? 'warn' : 'error']({ err, requestId }, 'audit write failed'),
+          );
+          // A request refused for want of a database acknowledged nothing: its audit record is
+          // written best-effort, without making the client wait a second connect timeout.
+          if (error?.code !== 'database_unavailable') await audited;
         }
         this.log.info({ requestId, method: ctx.method, path: ctx.path, operation, status: ctx.status, ms: Math.round(seconds * 1e4) / 10, ip: state.ip }, 'request');
         if (--this.#inflight === 0) this.#idle?.();

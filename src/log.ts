@@ -31,3 +31,22 @@ export function createLogger(level: LogLevel, destination?: pino.DestinationStre
     destination,
   );
 }
+
+/**
+ * For a condition that recurs on every request while it lasts (a database outage): `log`
+ * runs at most once per `everyMs`, and is told how many occurrences were left out since.
+ */
+export function throttled(everyMs: number): (log: (suppressed: number) => void) => void {
+  let last = -Infinity;
+  let suppressed = 0;
+  return (log) => {
+    const now = performance.now();
+    if (now - last < everyMs) {
+      suppressed++;
+      return;
+    }
+    last = now;
+    log(suppressed);
+    suppressed = 0;
+  };
+}

@@ -69,6 +69,8 @@ async function chainOf(svc: Services, authorityId: string): Promise<string> {
   return a?.chain_pem ?? '';
 }
 
+const isNotFound = (e: unknown) => e instanceof DomainError && e.code === 'not_found';
+
 export interface IssueOptions {
   predecessor?: certs.CertificateRow;
 }
@@ -88,7 +90,9 @@ function dedupe(s: Sans): Sans {
 
 export async function issueCertificate(svc: Services, principal: Principal | null, input: Schemas['CertificateIssue'], opts: IssueOptions = {}): Promise<CertificateIssued> {
   // Step 1: profile and authority; the authority (and its ancestors) must be able to sign.
-  const profileRow = await getProfileRow(svc, input.profile).catch(() => {
+  const profileRow = await getProfileRow(svc, input.profile).catch((e) => {
+    // Only a missing profile is the caller's error; a failed read (no database) stays what it is.
+    if (!isNotFound(e)) throw e;
     throw badRequest(`no profile "${input.profile}"`, [{ field: '/body/profile', message: 'no such profile' }]);
   });
   const policy = policyOf(profileRow);
@@ -320,7 +324,8 @@ export async function renewCertificate(svc: Services, principal: Principal, id: 
   if (old.successor_id) throw conflict(`certificate ${id} was already renewed by ${old.successor_id}`);
   if (old.archived_at) throw conflict(`certificate ${id} is archived`);
   if (!old.profile_id) throw conflict('the certificate has no profile to renew under');
-  await getProfileRow(svc, old.profile_id).catch(() => {
+  await getProfileRow(svc, old.profile_id).catch((e) => {
+    if (!isNotFound(e)) throw e;
     throw conflict(`the profile certificate ${id} was issued under no longer exists; issue a new certificate under another profile instead`);
   });
   if (!old.server_key && !input.csr) throw badRequest('this certificate was issued from a CSR: send a new csr to renew it', [{ field: '/body/csr', message: 'required' }]);

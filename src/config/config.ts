@@ -20,6 +20,18 @@ export interface Config {
   databaseUrl: string | null;
   /** PostgreSQL pool size (CERTA_DB_POOL_SIZE, default 10). */
   dbPoolSize: number;
+  /**
+   * PostgreSQL: longest wait for a connection (a new one, or a free one from the pool), in ms
+   * (CERTA_DB_CONNECT_TIMEOUT_MS, default 5000); past it the request answers 503.
+   */
+  dbConnectTimeoutMs: number;
+  /**
+   * PostgreSQL: a query without an answer after this long (ms) is taken for a dead connection,
+   * which is closed (CERTA_DB_QUERY_TIMEOUT_MS, default 30000; 0 = wait forever). Migrations are exempt.
+   */
+  dbQueryTimeoutMs: number;
+  /** PostgreSQL application_name of the service's sessions (CERTA_DB_APPLICATION_NAME, default certa). */
+  dbApplicationName: string;
   /** Externally reachable base URL, used in certificate CRL/OCSP/caIssuers URLs (CERTA_PUBLIC_URL). */
   publicUrl: string;
   /** First-start admin (CERTA_ADMIN_EMAIL / CERTA_ADMIN_PASSWORD). */
@@ -179,6 +191,8 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
   if (masterKey !== null && Buffer.from(masterKey, 'base64').length !== 32) {
     throw new ConfigError('CERTA_MASTER_KEY', 'must be the base64 encoding of exactly 32 bytes (openssl rand -base64 32)');
   }
+  const dbApplicationName = str(env, 'CERTA_DB_APPLICATION_NAME', 'certa');
+  if (!/^[\x20-\x7e]{1,63}$/.test(dbApplicationName)) throw new ConfigError('CERTA_DB_APPLICATION_NAME', 'must be 1 to 63 printable ASCII characters');
   const previousMasterKeys = list(env, 'CERTA_PREVIOUS_MASTER_KEYS', []);
   for (const k of previousMasterKeys) {
     if (Buffer.from(k, 'base64').length !== 32) throw new ConfigError('CERTA_PREVIOUS_MASTER_KEYS', 'each entry must be the base64 of exactly 32 bytes');
@@ -189,6 +203,9 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     dataDir: resolve(str(env, 'CERTA_DATA_DIR', './data')),
     databaseUrl,
     dbPoolSize: int(env, 'CERTA_DB_POOL_SIZE', 10, 1, 1000),
+    dbConnectTimeoutMs: int(env, 'CERTA_DB_CONNECT_TIMEOUT_MS', 5000, 100, 600_000),
+    dbQueryTimeoutMs: int(env, 'CERTA_DB_QUERY_TIMEOUT_MS', 30_000, 0, 3_600_000),
+    dbApplicationName,
     publicUrl,
     adminEmail,
     adminPassword,

@@ -1,8 +1,14 @@
 /**
  * The one place where errors become HTTP: DomainError codes map to statuses and an RFC 9457
- * problem+json body. Anything else is a bug: a generic 500 with the request id, no internals.
+ * problem+json body. A database that cannot be reached (store/db.ts `isDatabaseUnavailable`)
+ * is a 503 `database_unavailable` with Retry-After. Anything else is a bug: a generic 500
+ * with the request id, no internals.
  */
 import { DomainError, type ErrorCode, type FieldError } from '../errors.js';
+import { isDatabaseUnavailable } from '../store/db.js';
+
+/** Retry-After of a 503 database_unavailable: long enough for a restart or a failover to progress, short enough to notice recovery. */
+export const DATABASE_RETRY_AFTER_SECONDS = 5;
 
 const STATUS: Record<ErrorCode, number> = {
   bad_request: 400,
@@ -92,10 +98,17 @@ export function problem(code: ErrorCode, detail: string, opts: { errors?: FieldE
   return { status, body, headers: { ...opts.headers } };
 }
 
-/** Map anything thrown to a problem. `unexpected` is true when it was not a DomainError (a bug). */
+/**
+ * Map anything thrown to a problem. `unexpected` is true when it was neither a DomainError
+ * nor a database outage (a bug).
+ */
 export function toProblem(err: unknown, ctx: { instance?: string; requestId?: string }): ProblemResponse & { unexpected: boolean } {
   if (err instanceof DomainError) {
     return { ...problem(err.code, err.message, { errors: err.errors, headers: err.headers, ...ctx }), unexpected: false };
+  }
+  if (isDatabaseUnavailable(err)) {
+    const headers = { 'Retry-After': String(DATABASE_RETRY_AFTER_SECONDS) };
+    return { ...problem('database_unavailable', 'the database is unreachable or cannot serve right now; retry shortly', { ...ctx, headers }), unexpected: false };
   }
   return { ...problem('internal_error', `an unexpected error occurred; quote request id ${ctx.requestId ?? ''} to the operators`, ctx), unexpected: true };
 }

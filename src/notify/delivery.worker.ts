@@ -25,6 +25,7 @@ import { buildDigest } from './digest.builder.js';
 import { onEnqueued } from './outbox.signal.js';
 import { dispatchAllEvents } from './events.usecases.js';
 import { decide, DEFAULT_BACKOFF, type BackoffOptions } from './retry.policy.js';
+import { isDatabaseUnavailable } from '../store/db.js';
 
 export interface DeliveryWorkerOptions {
   /** Deliveries claimed per round. Default 50. */
@@ -103,7 +104,8 @@ export class DeliveryWorker {
       try {
         claimed = (await this.runOnce()).claimed;
       } catch (err) {
-        this.#svc.log.error({ err }, 'notification delivery round failed');
+        // Rows claimed by a failed round come back when their lease ends; the loop goes on.
+        this.#svc.log[isDatabaseUnavailable(err) ? 'warn' : 'error']({ err }, 'notification delivery round failed');
       }
       if (claimed < this.#batchSize && !this.#nudged && !this.#stopping) {
         await new Promise<void>((resolve) => {
@@ -166,11 +168,15 @@ export class DeliveryWorker {
       const byChannel = new Map<string, DeliveryRow[]>();
       for (const d of claimed) byChannel.set(d.channelId, [...(byChannel.get(d.channelId) ?? []), d]);
       const queue = [...byChannel];
-      await Promise.all(
+      // Every lane finishes before the heartbeat stops (one failing must not leave the
+      // others sending on leases nobody renews); the first failure is then rethrown.
+      const lanes = await Promise.allSettled(
         Array.from({ length: Math.min(this.#concurrency, queue.length) }, async () => {
           for (let next = queue.shift(); next; next = queue.shift()) await this.#serveChannel(next[0], next[1], token, round);
         }),
       );
+      const failed = lanes.find((l): l is PromiseRejectedResult => l.status === 'rejected');
+      if (failed) throw failed.reason;
     } finally {
       clearInterval(heartbeat);
     }
@@ -206,6 +212,8 @@ export class DeliveryWorker {
       sender = buildSender(svc, spec);
       denied = await targetGuard(svc).check(channelTarget(spec).host);
     } catch (err) {
+      // No database: not the channel's fault, no attempt spent (the rows' lease brings them back).
+      if (isDatabaseUnavailable(err)) throw err;
       svc.log.error({ err, channelId }, 'notification channel config could not be read');
       for (const d of rows) await this.#conclude(d, token, { ok: false, retryable: true, error: 'channel configuration could not be read' }, round);
       return channel?.type;
@@ -232,6 +240,7 @@ export class DeliveryWorker {
       try {
         messages = sender.format(await buildDigest(svc, svc.db, d));
       } catch (err) {
+        if (isDatabaseUnavailable(err)) throw err;
         return this.#conclude(d, token, { ok: false, retryable: false, error: `could not format the notification: ${(err as Error).message}` }, round);
       }
       if (!(await repo.saveMessages(svc.db, d.id, token, messages, svc.clock.now().toISOString()))) return this.#lost(d);

@@ -6,6 +6,7 @@
 import { Counter, Gauge } from 'prom-client';
 import { sql } from 'kysely';
 import type { Db } from '../store/types.js';
+import { isDatabaseUnavailable } from '../store/db.js';
 
 /** Final outcomes of notification deliveries, by channel type (bounded: five types). */
 export const deliveryOutcomes = new Counter({
@@ -53,7 +54,13 @@ export function expiringGauge(db: () => Db | null, now: () => Date): Gauge<'auth
         .where('c.archived_at', 'is', null)
         .where('c.successor_id', 'is', null)
         .groupBy('a.name')
-        .execute();
+        .execute()
+        .catch((err) => {
+          // /metrics keeps answering during a database outage (it is how one watches it):
+          // the gauge is just absent until the database is back.
+          if (isDatabaseUnavailable(err)) return [];
+          throw err;
+        });
       this.reset();
       for (const r of rows) {
         this.set({ authority: r.authority, within_days: '7' }, Number(r.d7));

@@ -4,6 +4,7 @@
  */
 import type { Services } from '../context.js';
 import { runExpirySweep } from './sweep.usecases.js';
+import { isDatabaseUnavailable } from '../store/db.js';
 
 export class ExpirySweepJob {
   readonly name = 'notify-sweep';
@@ -27,7 +28,7 @@ export class ExpirySweepJob {
   tick(): Promise<void> {
     this.#running ??= runExpirySweep(this.svc)
       .then(() => undefined)
-      .catch((err) => this.svc.log.error({ err }, 'expiry sweep failed'))
+      .catch((err) => this.svc.log[isDatabaseUnavailable(err) ? 'warn' : 'error']({ err }, 'expiry sweep failed; retried at the next interval'))
       .finally(() => {
         this.#running = null;
       });

@@ -15,7 +15,7 @@
  */
 import type { Services } from '../context.js';
 import { DomainError } from '../errors.js';
-import { isUniqueViolation } from '../store/db.js';
+import { isDatabaseUnavailable, isUniqueViolation } from '../store/db.js';
 import * as authorities from '../store/authorities.repository.js';
 import * as repo from '../store/revocation.repository.js';
 import { buildCrl, type CrlEntry, type CrlReason } from '../pki/crl.js';
@@ -249,6 +249,9 @@ export class CrlJob {
           this.#again = false;
           await this.runOnce();
         } while (this.#again && !this.#stopped);
+      } catch (err) {
+        // The next tick tries again (a database outage, typically): the job never dies of it.
+        this.svc.log[isDatabaseUnavailable(err) ? 'warn' : 'error']({ err }, 'CRL refresh pass failed');
       } finally {
         this.#running = null;
       }
@@ -272,7 +275,7 @@ export class CrlJob {
         if (!s) await repo.markCrlDirty(svc.db, a.id, new Date(now).toISOString());
         await refreshCrl(svc, a.id);
       } catch (err) {
-        svc.log.error({ err, authorityId: a.id }, 'CRL refresh failed');
+        svc.log[isDatabaseUnavailable(err) ? 'warn' : 'error']({ err, authorityId: a.id }, 'CRL refresh failed');
       }
     }
   }

@@ -4,6 +4,7 @@ import type { Page } from '../store/pagination.js';
 import type { Schemas } from '../spec.js';
 import { toAuditEvent } from './mappers.js';
 import { newId } from '../lib/ids.js';
+import { isDatabaseUnavailable } from '../store/db.js';
 
 export async function listAuditEvents(svc: Services, q: audit.AuditQuery): Promise<Page<Schemas['AuditEvent']>> {
   const page = await audit.listAuditEvents(svc.db, q);
@@ -27,7 +28,10 @@ export interface AuditRecord {
  * while a write is running, or in the same event-loop turn, go to the store together in
  * one multi-row INSERT: under load one commit carries many events instead of each paying
  * for its own (on SQLite a commit costs 10x a row; on PostgreSQL a round trip).
- * If a batch fails, its events are retried one by one so one bad row fails alone.
+ * If a batch fails, its events are retried one by one so one bad row fails alone. If it
+ * failed because the database is unreachable or the connection broke, the batch is tried
+ * again once as a whole (on another connection: the pool discards a broken one), then its
+ * writers get the error: one by one, every event would wait for its own connect timeout.
  */
 export class AuditWriter {
   static readonly MAX_BATCH = 200;
@@ -49,11 +53,16 @@ export class AuditWriter {
     try {
       while (this.#queue.length) {
         const batch = this.#queue.splice(0, AuditWriter.MAX_BATCH);
+        const rows = batch.map((b) => b.row);
         try {
-          await audit.insertAuditEvents(this.svc.db, batch.map((b) => b.row));
+          await audit.insertAuditEvents(this.svc.db, rows).catch((err) => {
+            if (!isDatabaseUnavailable(err)) throw err;
+            return audit.insertAuditEvents(this.svc.db, rows);
+          });
           for (const b of batch) b.resolve();
-        } catch {
-          for (const b of batch) await audit.insertAuditEvent(this.svc.db, b.row).then(b.resolve, b.reject);
+        } catch (err) {
+          if (isDatabaseUnavailable(err)) for (const b of batch) b.reject(err);
+          else for (const b of batch) await audit.insertAuditEvent(this.svc.db, b.row).then(b.resolve, b.reject);
         }
       }
     } finally {

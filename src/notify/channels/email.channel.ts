@@ -170,6 +170,10 @@ export class EmailSender implements ChannelSender<EmailMessage> {
       disableFileAccess: true,
       disableUrlAccess: true,
     });
+    // The Mailer re-emits its transport's 'error' events (token refresh, pooled sockets):
+    // an EventEmitter without a listener would turn one into a process crash. Failures of
+    // this send reach sendMail's promise below either way.
+    transport.on('error', () => {});
     // One deadline for the whole SMTP conversation, like the HTTP channels.
     const deadline = AbortSignal.timeout(timeoutMs);
     const signal = ctx.signal ? AbortSignal.any([deadline, ctx.signal]) : deadline;
