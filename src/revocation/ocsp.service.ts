@@ -9,7 +9,8 @@
  * - Requests without a nonce are answered from a cache of pre-signed responses (keyed by
  *   the request bytes) for up to `ocspCacheSeconds`; a revocation in this process drops
  *   the authority's cached answers at once. Requests with a nonce are signed per request.
- * - Malformed requests get the OCSP `malformedRequest` status, never an HTTP error.
+ * - Malformed requests get the OCSP `malformedRequest` status, never an HTTP error; a
+ *   database outage gets `tryLater` (with Retry-After), not a 503 problem.
  */
 import { createHash } from 'node:crypto';
 import type { Services } from '../context.js';
@@ -20,6 +21,7 @@ import * as pki from '../pki/x509.js';
 import { certIdMatchesIssuer, buildOcspErrorResponse, buildOcspResponse, prepareOcspResponder, tryParseOcspRequest, type OcspResponder, type OcspSingleResponse } from '../pki/ocsp.js';
 import type { CrlReason } from '../pki/crl.js';
 import { signsCrls } from './crl.service.js';
+import { isDatabaseUnavailable } from '../store/db.js';
 
 const DAY = 86_400_000;
 /** Cached responses kept at most (oldest dropped first). */
@@ -59,6 +61,20 @@ export class OcspService {
     const key = this.#cacheKey(authorityId, requestDer);
     const hit = key ? this.#cache.get(key) : undefined;
     return hit && hit.expires > this.svc.clock.now().getTime() ? hit.der : null;
+  }
+
+  /**
+   * `respond()` for the HTTP endpoints: while the database is unreachable (a failover),
+   * the answer is the OCSP `tryLater` status (RFC 6960 2.3), which every OCSP client
+   * understands, instead of an HTTP error it does not. Cached answers still go out.
+   */
+  async answer(authorityId: string, requestDer: Buffer): Promise<{ der: Buffer; tryLater: boolean }> {
+    try {
+      return { der: await this.respond(authorityId, requestDer), tryLater: false };
+    } catch (e) {
+      if (!isDatabaseUnavailable(e)) throw e;
+      return { der: buildOcspErrorResponse('tryLater'), tryLater: true };
+    }
   }
 
   async respond(authorityId: string, requestDer: Buffer): Promise<Buffer> {

@@ -18,6 +18,7 @@ import type { App } from '../../src/app.js';
 import { AuditWriter } from '../../src/rights/audit.usecases.js';
 import { isDatabaseUnavailable } from '../../src/store/db.js';
 import { newId } from '../../src/lib/ids.js';
+import { Scratch } from '../helpers/openssl.js';
 
 type Started = Awaited<ReturnType<typeof startTestApp>>;
 
@@ -96,6 +97,45 @@ describe('PostgreSQL stopped (private cluster), in-process App', () => {
     expect((await call(app, 'GET', '/readyz')).status).toBe(200);
     expect((await call(app, 'GET', '/api/v1/certificates', token)).status).toBe(200);
     expect((await call(app, 'POST', '/api/v1/roles', token, role('after-restart'))).status).toBe(201);
+  });
+
+  it('ok/OCSP answers `tryLater` (RFC 6960) while the database is down, as openssl reads it; `good` again after', async () => {
+    const app = started!.app;
+    const token = await login(app);
+    const s = new Scratch();
+    try {
+      const root = await call(app, 'POST', '/api/v1/authorities', token, { name: 'ocsp-outage-root', kind: 'root', subject: { commonName: 'OCSP Outage Root' }, keyAlgorithm: 'ecdsa-p256' });
+      expect(root.status, root.text).toBe(201);
+      const profile = await call(app, 'POST', '/api/v1/profiles', token, { name: 'ocsp-outage', authorityId: root.json.id, allowedDomains: ['example.test'], allowSubdomains: true, usage: 'server' });
+      expect(profile.status, profile.text).toBe(201);
+      const leaf = await call(app, 'POST', '/api/v1/certificates', token, { profile: 'ocsp-outage', subject: { commonName: 'ocsp.example.test' }, sans: { dns: ['ocsp.example.test'] } });
+      expect(leaf.status, leaf.text).toBe(201);
+      s.write('root.pem', root.json.certificatePem);
+      s.write('leaf.pem', leaf.json.certificatePem);
+      const ocsp = () => s.opensslAsync(['ocsp', '-issuer', 'root.pem', '-cert', 'leaf.pem', '-url', `${app.url}/pki/ocsp/${root.json.id}`, '-CAfile', 'root.pem']);
+      expect((await ocsp()).out).toMatch(/leaf\.pem: good/);
+      s.ok('ocsp', '-issuer', 'root.pem', '-cert', 'leaf.pem', '-no_nonce', '-reqout', 'req.der');
+      const getPath = `/pki/ocsp/${root.json.id}/${encodeURIComponent(s.read('req.der').toString('base64'))}`;
+      await cluster!.stop();
+      try {
+        // A nonce makes every request new, so the answer cannot come from the cache.
+        const down = await ocsp();
+        expect(down.out).toMatch(/Responder Error: trylater \(3\)/);
+        // GET (RFC 5019), never asked before, so not pre-signed: tryLater, not cacheable.
+        const get = await fetch(app.url + getPath);
+        expect(get.status).toBe(200);
+        expect(get.headers.get('content-type')).toBe('application/ocsp-response');
+        expect(get.headers.get('cache-control')).toBe('no-store');
+        expect(get.headers.get('retry-after')).toBe('5');
+        // OCSPResponse ::= SEQUENCE { responseStatus ENUMERATED tryLater(3) } and nothing else.
+        expect(Buffer.from(await get.arrayBuffer()).toString('hex')).toBe('30030a0103');
+      } finally {
+        await cluster!.start();
+      }
+      expect((await ocsp()).out).toMatch(/leaf\.pem: good/);
+    } finally {
+      s.cleanup();
+    }
   });
 
   it('ok/background jobs survive the outage: each pass fails, logs and returns; they work again after', async () => {

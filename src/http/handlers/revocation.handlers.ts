@@ -33,6 +33,12 @@ function ocspReply(der: Buffer, nowMs: number, cacheable: boolean, validity: num
   return { status: 200, body: der, contentType: 'application/ocsp-response', headers };
 }
 
+/** `tryLater` during a database outage: never cached, and says when to come back. */
+function ocspTryLater(der: Buffer): HandlerResult {
+  const r = ocspReply(der, 0, false, 0);
+  return { ...r, headers: { ...r.headers, 'Retry-After': '5' } };
+}
+
 /**
  * The hot path of every TLS client: an OCSP GET whose answer is already pre-signed is
  * served before routing and validation (nothing in it needs them). Null: take the
@@ -91,7 +97,8 @@ export const revocationHandlers: HandlerMap = {
   },
   async ocspPost(c) {
     const body = Buffer.isBuffer(c.body) ? c.body : (c.rawBody ?? Buffer.alloc(0));
-    const der = await c.svc.ocsp.respond(c.params.authorityId, body);
+    const { der, tryLater } = await c.svc.ocsp.answer(c.params.authorityId, body);
+    if (tryLater) return ocspTryLater(der);
     // POST responses are not cached by HTTP caches (RFC 5019 prefers GET for that).
     return ocspReply(der, c.svc.clock.now().getTime(), false, c.svc.config.ocspValiditySeconds);
   },
@@ -102,7 +109,8 @@ export const revocationHandlers: HandlerMap = {
     } catch {
       return ocspReply(buildOcspErrorResponse('malformedRequest'), 0, false, 0);
     }
-    const der = await c.svc.ocsp.respond(c.params.authorityId, request);
+    const { der, tryLater } = await c.svc.ocsp.answer(c.params.authorityId, request);
+    if (tryLater) return ocspTryLater(der);
     return ocspReply(der, c.svc.clock.now().getTime(), true, c.svc.config.ocspValiditySeconds);
   },
 };
