@@ -251,6 +251,7 @@ forEachDialect(
       expect(got).toHaveLength(1);
       expect(got[0].body).toContain(name);
       expect(got[0].body).toContain(id);
+      expect(got[0].body, 'the issuer stands in for the authority').toContain('CN=ext-root');
       clock.offsetMs = 0;
     });
   },
