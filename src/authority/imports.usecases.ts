@@ -6,12 +6,13 @@
  */
 import { createPrivateKey } from 'node:crypto';
 import type { Principal, Services } from '../context.js';
-import { DomainError, badCertificate, badRequest } from '../errors.js';
+import { DomainError, badRequest } from '../errors.js';
 import { newId } from '../lib/ids.js';
 import * as certs from '../store/certificates.repository.js';
 import { isUniqueViolation } from '../store/db.js';
 import type { Schemas } from '../spec.js';
 import * as pki from '../pki/x509.js';
+import { scanPemBlocks, type PemBlock } from '../pki/pem-scan.js';
 import { verifyImported } from '../verification/verification.usecases.js';
 import { REQUEST_LIMITS, parseCertificates } from '../verification/verify.job.js';
 
@@ -22,8 +23,6 @@ type ImportVerification = Schemas['ImportVerification'];
 /** Certificates per request: each is parsed, verified and written on its own. */
 export const IMPORT_LIMIT = 500;
 
-const PEM_BLOCK = /-----BEGIN ([A-Z0-9 ]+)-----([\s\S]*?)-----END \1-----/g;
-const PEM_BEGIN = /-----BEGIN ([A-Z0-9 ]+)-----/g;
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
 const keyRefused = (field: string) =>
@@ -45,10 +44,29 @@ function isPrivateKeyDer(der: Buffer): boolean {
   return false;
 }
 
-/** Any PEM block labelled as a private key (PRIVATE KEY, ENCRYPTED/RSA/EC/OPENSSH PRIVATE KEY…) refuses the request. */
-function refusePemKeys(text: string | undefined, field: string): void {
-  if (!text) return;
-  for (const m of text.matchAll(PEM_BEGIN)) if (m[1].includes('PRIVATE')) throw keyRefused(field);
+/**
+ * The PEM blocks of a field. Any block labelled as a private key (PRIVATE KEY,
+ * ENCRYPTED/RSA/EC/OPENSSH PRIVATE KEY…), or a key's DER under another label, refuses the
+ * whole request.
+ */
+function blocksOf(text: string, field: string, max: number, what: string): PemBlock[] {
+  const { blocks, more } = scanPemBlocks(text, max);
+  for (const b of blocks) if (b.label.includes('PRIVATE') || (b.der && isPrivateKeyDer(b.der))) throw keyRefused(field);
+  if (more) throw badRequest(`at most ${max} ${what} per import`, [{ field, message: `more than ${max} PEM blocks` }]);
+  return blocks;
+}
+
+/** Issuers or anchors: every block must be a certificate (400 naming the field otherwise). */
+function certificatesOf(text: string | undefined, field: string, max: number, what: string): Uint8Array[] {
+  if (text === undefined) return [];
+  const blocks = blocksOf(text, field, max, what);
+  if (!blocks.length) throw badRequest(`${field.slice(6)} holds no PEM block (expected -----BEGIN CERTIFICATE-----)`, [{ field, message: 'no PEM block' }]);
+  for (const [i, b] of blocks.entries()) {
+    const problem = b.error ?? (b.label !== 'CERTIFICATE' ? `a ${b.label} PEM block is not a certificate` : undefined);
+    if (problem) throw badRequest(`${what} #${i + 1}: ${problem}`, [{ field, message: problem }]);
+  }
+  // The engine's own parser checks each (400 naming the field when it cannot use one).
+  return parseCertificates(blocks.map((b) => new Uint8Array(b.der!)), field, what, max);
 }
 
 interface Entry {
@@ -67,21 +85,14 @@ function entriesOf(input: Schemas['CertificateImport']): { entries: Entry[]; fie
     if (isPrivateKeyDer(der)) throw keyRefused('/body/der');
     return { entries: [{ index: 0, der }], field: '/body/der' };
   }
-  const entries: Entry[] = [];
-  for (const m of input.pem!.matchAll(PEM_BLOCK)) {
-    const index = entries.length;
-    if (index >= IMPORT_LIMIT) throw badRequest(`at most ${IMPORT_LIMIT} certificates per import`, [{ field: '/body/pem', message: 'too many PEM blocks' }]);
-    const b64 = m[2].replace(/\s+/g, '');
-    if (m[1] !== 'CERTIFICATE') entries.push({ index, error: `a ${m[1]} PEM block is not a certificate` });
-    else if (!BASE64.test(b64) || b64.length % 4 !== 0) entries.push({ index, error: 'the CERTIFICATE PEM block is not valid base64' });
-    else {
-      const der = Buffer.from(b64, 'base64');
-      // A key dressed up as a certificate is still a key.
-      if (isPrivateKeyDer(der)) throw keyRefused('/body/pem');
-      entries.push({ index, der });
-    }
+  const entries: Entry[] = blocksOf(input.pem!, '/body/pem', IMPORT_LIMIT, 'certificates').map((b, index) => {
+    if (b.error) return { index, error: b.error };
+    if (b.label !== 'CERTIFICATE') return { index, error: `a ${b.label} PEM block is not a certificate` };
+    return { index, der: b.der };
+  });
+  if (!entries.length) {
+    throw new DomainError('bad_certificate', 'pem holds no PEM block (expected -----BEGIN CERTIFICATE-----)', [{ field: '/body/pem', message: 'no PEM block' }]);
   }
-  if (!entries.length) throw badCertificate('pem holds no PEM block (expected -----BEGIN CERTIFICATE-----)');
   return { entries, field: '/body/pem' };
 }
 
@@ -90,19 +101,15 @@ function describeError(e: unknown, fallback: string): string {
 }
 
 export async function importCertificates(svc: Services, _principal: Principal, input: Schemas['CertificateImport']): Promise<{ result: ImportResult; single: boolean }> {
-  // Step 1: refuse any private key before anything else is looked at.
-  refusePemKeys(input.pem, '/body/pem');
-  refusePemKeys(input.chain, '/body/chain');
-  refusePemKeys(input.trustAnchors, '/body/trustAnchors');
+  // Step 1: the certificates, issuers and anchors; a private key in any of them refuses
+  // the request (400) before anything is verified or stored.
   const { entries, field } = entriesOf(input);
   const single = entries.length === 1;
-
-  // Step 2: the issuers and anchors shared by every entry (400 when unusable).
-  const chain = input.chain ? parseCertificates(input.chain, '/body/chain', 'chain certificates', REQUEST_LIMITS.certificates - 1) : [];
-  const anchors = input.trustAnchors ? parseCertificates(input.trustAnchors, '/body/trustAnchors', 'trustAnchors', REQUEST_LIMITS.trustAnchors) : undefined;
+  const chain = certificatesOf(input.chain, '/body/chain', REQUEST_LIMITS.certificates - 1, 'chain certificates');
+  const anchors = input.trustAnchors === undefined ? undefined : certificatesOf(input.trustAnchors, '/body/trustAnchors', REQUEST_LIMITS.trustAnchors, 'trustAnchors');
   const chainPem = chain.map((d) => pki.pemEncode(Buffer.from(d), 'CERTIFICATE')).join('') || null;
 
-  // Step 3: parse every entry; CA certificates of a bundle also serve as issuers of the others.
+  // Step 2: parse every entry; CA certificates of a bundle also serve as issuers of the others.
   const parsed = entries.map((e) => {
     if (!e.der) return { ...e, info: undefined };
     try {
@@ -113,7 +120,7 @@ export async function importCertificates(svc: Services, _principal: Principal, i
   });
   const bundleCas = parsed.filter((p) => p.info?.isCa).map((p) => new Uint8Array(p.der!));
 
-  // Step 4: verify and store each on its own; one entry's failure never stops the others.
+  // Step 3: verify and store each on its own; one entry's failure never stops the others.
   const results: ImportOutcome[] = [];
   for (const p of parsed) {
     if (!p.info || !p.der) {

@@ -168,6 +168,28 @@ forEachDialect(
       expect(audit.data!.items.some((e) => e.outcome === 'failure' && e.status === 400)).toBe(true);
     });
 
+    it('error/bad PEM is a 400 naming the field: no block, a non-certificate, 1 MB of unterminated BEGIN lines (in pem or chain)', async () => {
+      const flood = '-----BEGIN CERTIFICATE-----\n'.repeat(35_000);
+      const pem = makeLeaf(fresh('bad-pem'), 'ext-root', 30);
+      const cases: Array<[string, unknown, string]> = [
+        ['no block', { pem: 'hello' }, '/body/pem'],
+        ['a CRL', { pem: '-----BEGIN X509 CRL-----\nAAAA\n-----END X509 CRL-----\n' }, '/body/pem'],
+        ['unterminated flood in pem', { pem: flood }, '/body/pem'],
+        ['unterminated flood in chain', { pem, chain: flood }, '/body/chain'],
+        ['both pem and der', { pem, der: 'AAAA' }, '/body'],
+        ['trustAnchors without supplied trust', { pem, trust: ['internal'], trustAnchors: s.read('ext-root.pem').toString() }, '/body/trust'],
+      ];
+      for (const [what, body, field] of cases) {
+        const res = await importRaw(body);
+        expect(res.status, what).toBe(400);
+        expect(res.headers.get('content-type'), what).toContain('application/problem+json');
+        const p = (await res.json()) as { errors?: Array<{ field: string }> };
+        expect(p.errors?.map((e) => e.field), what).toContain(field);
+      }
+      const listed = await api().GET('/api/v1/certificates', { params: { query: { q: 'bad-pem' } } });
+      expect(listed.data!.items).toEqual([]);
+    });
+
     it('ok/verification status: under a Certa authority (valid), under supplied anchors (valid), self-signed and unknown (invalid, untrusted)', async () => {
       const anchor = await api().POST('/api/v1/authorities', { body: { name: `anchor-${env().dialect}`, kind: 'import', certificatePem: s.read('certa-anchor.pem').toString() } });
       expect(anchor.response.status, JSON.stringify(anchor.error)).toBe(201);
