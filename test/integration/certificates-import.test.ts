@@ -236,6 +236,15 @@ forEachDialect(
       const ocsp = await s.opensslAsync(['ocsp', '-issuer', `certa-root-${env().dialect}.pem`, '-serial', `0x${serial}`, '-url', `${env().url}/pki/ocsp/${root.data!.id}`, '-CAfile', `certa-root-${env().dialect}.pem`]);
       expect(ocsp.out).toMatch(new RegExp(`0x${serial}: unknown`, 'i'));
 
+      // A certificate Certa issued is already in the inventory: importing it names that row.
+      const profile = await api().POST('/api/v1/profiles', { body: { name: `imp-web-${env().dialect}`, authorityId: root.data!.id, allowedDomains: ['example.test'], allowSubdomains: true, usage: 'server' } });
+      expect(profile.response.status, JSON.stringify(profile.error)).toBe(201);
+      const mine = await api().POST('/api/v1/certificates', { body: { profile: profile.data!.name, subject: { commonName: 'own.example.test' }, sans: { dns: ['own.example.test'] }, keyAlgorithm: 'ecdsa-p256' } });
+      expect(mine.response.status, JSON.stringify(mine.error)).toBe(201);
+      const reimport = await importRaw({ pem: mine.data!.certificatePem });
+      expect(reimport.status).toBe(409);
+      expect(((await reimport.json()) as { detail: string }).detail).toContain(mine.data!.id);
+
       const patched = await api().PATCH('/api/v1/certificates/{certificateId}', { params: { path }, body: { labels: { env: 'prod' }, owner: 'web@example.org' } });
       expect(patched.data).toMatchObject({ labels: { env: 'prod' }, owner: 'web@example.org', source: 'external' });
       const archived = await api().DELETE('/api/v1/certificates/{certificateId}', { params: { path } });
