@@ -274,6 +274,14 @@ forEachDialect(
 
       // Not yet: 20 days left.
       expect((await env().client(token).POST('/api/v1/notifications/sweep')).data).toMatchObject({ enqueued: 0 });
+      // The expiring gauge counts external certificates too, as the API lists them.
+      const in30 = new Date(clock.now().getTime() + 30 * DAY).toISOString();
+      const listed = await api().GET('/api/v1/certificates', { params: { query: { source: 'external', status: 'active', expiresBefore: in30, limit: 500 } } });
+      const metrics = await (await env().fetch('/metrics')).text();
+      const line = metrics.split('\n').find((l) => l.startsWith('certa_certificates_expiring{') && l.includes('authority="(external)"') && l.includes('within_days="30"'));
+      expect(line, 'gauge line for external certificates').toBeDefined();
+      expect(Number(line!.slice(line!.lastIndexOf(' ') + 1))).toBe(listed.data!.items.length);
+
       clock.advance(15 * DAY);
       expect((await env().client(token).POST('/api/v1/notifications/sweep')).data).toMatchObject({ enqueued: 1, certificatesMatched: 1 });
       const worker = new DeliveryWorker(env().app.services);
