@@ -736,7 +736,8 @@ export type paths = {
          *     One certificate (`der`, or `pem` with one CERTIFICATE block): 201, or 409 when a row
          *     already holds it (same SHA-256 fingerprint; the problem names that row), 400 when it
          *     does not parse. Several (`pem` bundle): 200 with one outcome per certificate
-         *     (`imported`, `duplicate` or `invalid`), the good ones imported whatever the others.
+         *     (`imported`, `duplicate` or `invalid`), the good ones imported whatever the others;
+         *     at most 500 certificates per request.
          *     A private key anywhere in the request (any `PRIVATE KEY` PEM block, or a DER private
          *     key) refuses the whole request with 400; nothing of it is stored or logged.
          *
