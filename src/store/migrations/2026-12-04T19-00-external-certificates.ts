@@ -7,7 +7,9 @@
  *
  * SQLite cannot drop NOT NULL from a column, so the table is rebuilt the documented way
  * (https://sqlite.org/lang_altertable.html#otheralter): foreign keys off, copy into a new
- * table, drop the old one, rename, re-create the indexes as they were.
+ * table, drop the old one, rename, re-create the indexes as they were. It reads the
+ * current definition rather than restating it (the one exception to "frozen": a restated
+ * column list would silently drop a column another branch's migration added).
  */
 import { Kysely, PostgresAdapter, sql } from 'kysely';
 
@@ -15,69 +17,34 @@ export async function up(db: Kysely<any>): Promise<void> {
   const pg = db.getExecutor().adapter instanceof PostgresAdapter;
   if (pg) {
     await sql`alter table certificates alter column authority_id drop not null`.execute(db);
-    await db.schema.alterTable('certificates').addColumn('source', 'text', (c) => c.notNull().defaultTo('issued')).execute();
-    await db.schema.alterTable('certificates').addColumn('issuer_dn', 'text').execute();
-    await db.schema.alterTable('certificates').addColumn('chain_pem', 'text').execute();
-    await db.schema.alterTable('certificates').addColumn('verification', 'text').execute();
+    await addColumns(db);
   } else {
     await rebuildSqlite(db);
   }
   await db.schema.createIndex('certificates_fingerprint_uq').unique().on('certificates').column('fingerprint_sha256').execute();
 }
 
-const OLD_COLUMNS = [
-  'id', 'authority_id', 'profile_id', 'serial', 'common_name', 'subject', 'sans', 'search_text', 'not_before', 'not_after',
-  'fingerprint_sha256', 'key_algorithm', 'usage', 'der', 'server_key', 'owner', 'notes', 'issued_by', 'predecessor_id',
-  'successor_id', 'revoked_at', 'revocation_reason', 'invalidity_date', 'archived_at', 'created_at', 'updated_at', 'hold_released_at',
-];
-
 async function rebuildSqlite(db: Kysely<any>): Promise<void> {
+  // The table's own definition with only authority_id's NOT NULL dropped, so columns other
+  // migrations added (whatever their order at merge time) are carried over as they are.
+  const table = await sql<{ sql: string }>`select sql from sqlite_master where type = 'table' and name = 'certificates'`.execute(db);
+  const create = table.rows[0]?.sql ?? '';
+  const nullable = create.replace(/("authority_id"\s+text)\s+not null/i, '$1');
+  const renamed = nullable.replace(/^create table\s+"?certificates"?/i, 'create table "certificates_new"');
+  if (nullable === create || renamed === nullable) throw new Error(`certificates: unexpected table definition, cannot make authority_id nullable: ${create}`);
   const indexes = await sql<{ sql: string }>`select sql from sqlite_master where type = 'index' and tbl_name = 'certificates' and sql is not null`.execute(db);
   // Off outside a transaction (it is a no-op inside one); SQLite migrations run without one.
+  // With it on, dropping the old table would cascade-delete every certificate's labels.
   await sql`pragma foreign_keys = off`.execute(db);
   try {
     await sql`begin`.execute(db);
     try {
-      await db.schema
-        .createTable('certificates_new')
-        .addColumn('id', 'text', (c) => c.primaryKey())
-        .addColumn('authority_id', 'text', (c) => c.references('authorities.id'))
-        .addColumn('profile_id', 'text')
-        .addColumn('serial', 'text', (c) => c.notNull())
-        .addColumn('common_name', 'text', (c) => c.notNull())
-        .addColumn('subject', 'text', (c) => c.notNull())
-        .addColumn('sans', 'text', (c) => c.notNull())
-        .addColumn('search_text', 'text', (c) => c.notNull())
-        .addColumn('not_before', 'text', (c) => c.notNull())
-        .addColumn('not_after', 'text', (c) => c.notNull())
-        .addColumn('fingerprint_sha256', 'text', (c) => c.notNull())
-        .addColumn('key_algorithm', 'text', (c) => c.notNull())
-        .addColumn('usage', 'text')
-        .addColumn('der', 'blob', (c) => c.notNull())
-        .addColumn('server_key', 'integer', (c) => c.notNull())
-        .addColumn('owner', 'text')
-        .addColumn('notes', 'text')
-        .addColumn('issued_by', 'text')
-        .addColumn('predecessor_id', 'text')
-        .addColumn('successor_id', 'text')
-        .addColumn('revoked_at', 'text')
-        .addColumn('revocation_reason', 'text')
-        .addColumn('invalidity_date', 'text')
-        .addColumn('archived_at', 'text')
-        .addColumn('created_at', 'text', (c) => c.notNull())
-        .addColumn('updated_at', 'text', (c) => c.notNull())
-        .addColumn('hold_released_at', 'text')
-        .addColumn('source', 'text', (c) => c.notNull().defaultTo('issued'))
-        .addColumn('issuer_dn', 'text')
-        .addColumn('chain_pem', 'text')
-        .addColumn('verification', 'text')
-        .addUniqueConstraint('certificates_issuer_serial_uq', ['authority_id', 'serial'])
-        .execute();
-      const cols = sql.join(OLD_COLUMNS.map((c) => sql.ref(c)));
-      await sql`insert into certificates_new (${cols}) select ${cols} from certificates`.execute(db);
+      await sql.raw(renamed).execute(db);
+      await sql`insert into certificates_new select * from certificates`.execute(db);
       await sql`drop table certificates`.execute(db);
       await sql`alter table certificates_new rename to certificates`.execute(db);
       for (const i of indexes.rows) await sql.raw(i.sql).execute(db);
+      await addColumns(db);
       const broken = await sql`pragma foreign_key_check`.execute(db);
       if (broken.rows.length) throw new Error(`foreign key check failed after rebuilding certificates: ${JSON.stringify(broken.rows.slice(0, 5))}`);
       await sql`commit`.execute(db);
@@ -88,6 +55,13 @@ async function rebuildSqlite(db: Kysely<any>): Promise<void> {
   } finally {
     await sql`pragma foreign_keys = on`.execute(db);
   }
+}
+
+async function addColumns(db: Kysely<any>): Promise<void> {
+  await db.schema.alterTable('certificates').addColumn('source', 'text', (c) => c.notNull().defaultTo('issued')).execute();
+  await db.schema.alterTable('certificates').addColumn('issuer_dn', 'text').execute();
+  await db.schema.alterTable('certificates').addColumn('chain_pem', 'text').execute();
+  await db.schema.alterTable('certificates').addColumn('verification', 'text').execute();
 }
 
 export async function down(db: Kysely<any>): Promise<void> {

@@ -17,7 +17,7 @@ import { migrations } from './index.js';
 const BEFORE = '2026-12-04T18-40-crl-counter';
 
 describe.each(['sqlite', 'postgres'] as const)('migration 2026-12-04T19-00-external-certificates [%s]', (dialect) => {
-  it('ok/existing certificates become issued rows with their labels and indexes; external rows can follow; fingerprints are unique', async () => {
+  it('ok/existing certificates become issued rows with their labels, indexes and any other column; external rows can follow; fingerprints are unique', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'certa-mig-ext-'));
     const pgSchema = dialect === 'postgres' ? `t_${randomBytes(6).toString('hex')}` : undefined;
     const pgUrl = dialect === 'postgres' ? inject('pgUrl') : null;
@@ -29,19 +29,21 @@ describe.each(['sqlite', 'postgres'] as const)('migration 2026-12-04T19-00-exter
       const migrator = new Migrator({ db, provider: { getMigrations: async () => migrations } });
       const to = await migrator.migrateTo(BEFORE);
       expect(to.error).toBeUndefined();
+      // A column another branch's migration might have added before this one runs.
+      await sql`alter table certificates add column probe text`.execute(db);
       const now = new Date().toISOString();
       await db.insertInto('authorities').values({ id: 'a1', name: 'Root', kind: 'root', status: 'active', subject: '{}', subject_dn: 'CN=Root', created_at: now, updated_at: now }).execute();
       const cert = (id: string, fp: string) => ({
         id, serial: id, common_name: 'x.example', subject: '{}', sans: '{"dns":[],"ip":[],"email":[],"uri":[]}', search_text: 'x.example', not_before: now, not_after: now,
         fingerprint_sha256: fp, key_algorithm: 'ecdsa-p256', der: Buffer.from('der'), server_key: false, created_at: now, updated_at: now,
       });
-      await db.insertInto('certificates').values({ ...cert('c1', 'f1'), authority_id: 'a1', revoked_at: now }).execute();
+      await db.insertInto('certificates').values({ ...cert('c1', 'f1'), authority_id: 'a1', revoked_at: now, probe: 'kept' }).execute();
       await db.insertInto('certificate_labels').values({ certificate_id: 'c1', key: 'team', value: 'payments' }).execute();
 
       // Step 2: migrate.
       expect(await store.migrate()).toContain('2026-12-04T19-00-external-certificates');
       const row = await db.selectFrom('certificates').selectAll().where('id', '=', 'c1').executeTakeFirst();
-      expect(row).toMatchObject({ source: 'issued', authority_id: 'a1', issuer_dn: null, verification: null, revoked_at: now });
+      expect(row).toMatchObject({ source: 'issued', authority_id: 'a1', issuer_dn: null, verification: null, revoked_at: now, probe: 'kept' });
       expect(await db.selectFrom('certificate_labels').selectAll().execute()).toEqual([{ certificate_id: 'c1', key: 'team', value: 'payments' }]);
       if (dialect === 'sqlite') {
         const idx = await sql<{ name: string }>`select name from sqlite_master where type = 'index' and tbl_name = 'certificates'`.execute(db);
