@@ -4,6 +4,8 @@
  * expiry notices delivered to a real HTTP receiver, and `openssl ocsp` against the
  * responder. Time is a TestClock moved forward, never slept through.
  */
+import { X509Certificate } from 'node:crypto';
+import tls from 'node:tls';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { forEachDialect, type TestEnv } from '../helpers/harness.js';
 import { Scratch } from '../helpers/openssl.js';
@@ -202,7 +204,7 @@ forEachDialect(
       expect(listed.data!.items).toEqual([]);
     });
 
-    it('ok/verification status: under a Certa authority (valid), under supplied anchors (valid), self-signed and unknown (invalid, untrusted)', async () => {
+    it('ok/verification status: under a Certa authority, under supplied anchors, a public root against the system roots (valid); self-signed and unknown (invalid, untrusted)', async () => {
       const anchor = await api().POST('/api/v1/authorities', { body: { name: `anchor-${env().dialect}`, kind: 'import', certificatePem: s.read('certa-anchor.pem').toString() } });
       expect(anchor.response.status, JSON.stringify(anchor.error)).toBe(201);
       const underCerta = await api().POST('/api/v1/certificates/import', { body: { pem: makeLeaf(fresh('under-certa'), 'certa-anchor', 30) } });
@@ -212,6 +214,12 @@ forEachDialect(
         body: { pem: makeLeaf(fresh('under-supplied'), 'supplied-root', 30), trust: ['supplied'], trustAnchors: s.read('supplied-root.pem').toString() },
       });
       expect(underSupplied.data!.results[0].verification).toMatchObject({ valid: true, trust: ['supplied'] });
+
+      // A public root (Node's bundle, the `system` source) verifies against the system roots.
+      const isrg = tls.rootCertificates.find((p) => new X509Certificate(p).subject.includes('CN=ISRG Root X1'))!;
+      const pub = await importRaw({ pem: isrg, trust: ['system'] });
+      expect(pub.status).toBe(201);
+      expect(((await pub.json()) as { results: Array<{ verification: unknown }> }).results[0].verification).toMatchObject({ valid: true, trust: ['system'], anchor: expect.stringContaining('ISRG Root X1') });
 
       const self = fresh('self');
       s.ok('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', `${self}.key`, '-out', `${self}.pem`, '-days', '30', '-subj', `/CN=${self}`, '-addext', `subjectAltName=DNS:${self}`);
