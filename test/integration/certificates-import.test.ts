@@ -95,6 +95,10 @@ forEachDialect(
       expect(ext.data!.items.map((i) => [i.id, i.source, i.verified, i.issuerDn])).toEqual([[c.id, 'external', true, c.issuerDn]]);
       const issued = await api().GET('/api/v1/certificates', { params: { query: { source: 'issued', q: name } } });
       expect(issued.data!.items).toEqual([]);
+
+      // Audited like every write: who imported what.
+      const audit = await api().GET('/api/v1/audit-events', { params: { query: { action: 'importCertificates', limit: 100 } } });
+      expect(audit.data!.items.find((e) => e.target === c.id)).toMatchObject({ outcome: 'success', status: 201, actor: { email: 'admin@certa.test' } });
     });
 
     it('error/importing the same certificate twice is 409 naming the existing row', async () => {
