@@ -27,11 +27,12 @@ export const BUILTIN_ROLES: readonly BuiltinRole[] = Object.freeze([
   { name: 'admin', description: 'Everything.', permissions: [...PERMISSIONS] },
   {
     name: 'operator',
-    description: 'Reads everything operational, issues, renews and revokes certificates, runs verifications.',
+    description: 'Reads everything operational, issues, renews, revokes and imports certificates, runs verifications.',
     permissions: [
       ...readAll.filter((p) => p !== 'users:read' && p !== 'roles:read'),
       'certificates:issue',
       'certificates:revoke',
+      'certificates:import',
       'verifications:run',
       'tokens:manage',
     ] as Permission[],

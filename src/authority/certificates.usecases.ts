@@ -31,6 +31,7 @@ export function toCertificate(svc: Services, r: certs.CertificateRowWithLabels, 
   const pem = pki.pemEncode(r.der, 'CERTIFICATE');
   return {
     id: r.id,
+    source: r.source,
     serialNumber: r.serial,
     subject: JSON.parse(r.subject),
     subjectDn: info.subjectDn,
@@ -60,16 +61,23 @@ export function toCertificate(svc: Services, r: certs.CertificateRowWithLabels, 
     revokedAt: r.revoked_at,
     revocationReason: r.revocation_reason,
     archivedAt: r.archived_at,
+    verification: r.verification ? JSON.parse(r.verification) : null,
     createdAt: r.created_at,
   };
 }
 
-async function chainOf(svc: Services, authorityId: string): Promise<string> {
-  const a = await authorities.findAuthority(svc.db, authorityId);
+/** The issuers' PEM: the authority's chain, or what an external certificate came with. */
+async function chainOf(svc: Services, r: certs.CertificateRow): Promise<string> {
+  if (!r.authority_id) return r.chain_pem ?? '';
+  const a = await authorities.findAuthority(svc.db, r.authority_id);
   return a?.chain_pem ?? '';
 }
 
 const isNotFound = (e: unknown) => e instanceof DomainError && e.code === 'not_found';
+/** Certa can only act as the issuer of what it issued. */
+function refuseExternal(r: certs.CertificateRow, what: string): void {
+  if (r.source === 'external') throw conflict(`certificate ${r.id} was imported (issued elsewhere): Certa cannot ${what} it; ask its issuer`);
+}
 
 export interface IssueOptions {
   predecessor?: certs.CertificateRow;
@@ -208,6 +216,10 @@ export async function issueCertificate(svc: Services, principal: Principal | nul
     archived_at: null,
     created_at: nowIso,
     updated_at: nowIso,
+    source: 'issued',
+    issuer_dn: null,
+    chain_pem: null,
+    verification: null,
   };
   const labels = input.labels ?? (opts.predecessor ? (await certs.findCertificate(svc.db, opts.predecessor.id))?.labels : undefined) ?? {};
   await svc.db.transaction().execute(async (trx) => {
@@ -255,7 +267,7 @@ export async function getCertificateRow(svc: Services, id: string): Promise<cert
 
 export async function getCertificate(svc: Services, id: string): Promise<Certificate> {
   const r = await getCertificateRow(svc, id);
-  return toCertificate(svc, r, await chainOf(svc, r.authority_id));
+  return toCertificate(svc, r, await chainOf(svc, r));
 }
 
 export type Download = { contentType: string; body: Buffer | string; filename: string };
@@ -266,7 +278,7 @@ export async function downloadCertificate(svc: Services, id: string, format: 'pe
   if (format === 'der') return { contentType: 'application/pkix-cert', body: r.der, filename: `${base}.cer` };
   const pem = pki.pemEncode(r.der, 'CERTIFICATE');
   if (format === 'pem') return { contentType: 'application/x-pem-file', body: pem, filename: `${base}.pem` };
-  return { contentType: 'application/x-pem-file', body: pem + (await chainOf(svc, r.authority_id)), filename: `${base}-chain.pem` };
+  return { contentType: 'application/x-pem-file', body: pem + (await chainOf(svc, r)), filename: `${base}-chain.pem` };
 }
 
 export function normaliseSerial(s: string): string {
@@ -288,6 +300,9 @@ export async function listCertificates(svc: Services, q: Omit<certs.CertificateQ
       const sans = JSON.parse(r.sans) as Sans;
       return {
         id: r.id,
+        source: r.source,
+        issuerDn: r.issuer_dn,
+        verified: r.verification ? Boolean(JSON.parse(r.verification).valid) : null,
         serialNumber: r.serial,
         commonName: r.common_name,
         sans: [...sans.dns, ...sans.ip, ...sans.email, ...sans.uri],
@@ -321,6 +336,7 @@ export async function archiveCertificate(svc: Services, id: string): Promise<Cer
 
 export async function renewCertificate(svc: Services, principal: Principal, id: string, input: Schemas['CertificateRenew']): Promise<CertificateIssued> {
   const old = await getCertificateRow(svc, id);
+  refuseExternal(old, 'renew');
   if (old.successor_id) throw conflict(`certificate ${id} was already renewed by ${old.successor_id}`);
   if (old.archived_at) throw conflict(`certificate ${id} is archived`);
   if (!old.profile_id) throw conflict('the certificate has no profile to renew under');

@@ -24,6 +24,9 @@ export const deliveryRetries = new Counter({
   registers: [],
 });
 
+/** The `authority` label of imported certificates (an inline literal: SELECT and GROUP BY must be the same expression). */
+export const EXTERNAL_AUTHORITY = '(external)';
+
 /**
  * Active certificates expiring within 7 and 30 days, per authority (labels bounded by
  * the number of authorities). One indexed range query per scrape.
@@ -42,9 +45,10 @@ export function expiringGauge(db: () => Db | null, now: () => Date): Gauge<'auth
       const in30 = new Date(t.getTime() + 30 * 86_400_000).toISOString();
       const rows = await d
         .selectFrom('certificates as c')
-        .innerJoin('authorities as a', 'a.id', 'c.authority_id')
+        // Imported certificates have no authority here; they count under EXTERNAL_AUTHORITY.
+        .leftJoin('authorities as a', 'a.id', 'c.authority_id')
         .select([
-          'a.name as authority',
+          sql<string>`coalesce(a.name, ${sql.lit(EXTERNAL_AUTHORITY)})`.as('authority'),
           sql<number>`sum(case when c.not_after <= ${in7} then 1 else 0 end)`.as('d7'),
           sql<number>`count(*)`.as('d30'),
         ])
@@ -53,7 +57,7 @@ export function expiringGauge(db: () => Db | null, now: () => Date): Gauge<'auth
         .where('c.revoked_at', 'is', null)
         .where('c.archived_at', 'is', null)
         .where('c.successor_id', 'is', null)
-        .groupBy('a.name')
+        .groupBy(sql`coalesce(a.name, ${sql.lit(EXTERNAL_AUTHORITY)})`)
         .execute()
         .catch((err) => {
           // /metrics keeps answering during a database outage (it is how one watches it):

@@ -119,7 +119,7 @@ export async function deleteRule(svc: Services, idOrName: string): Promise<void>
 }
 
 /** Whether a certificate matches a rule's selector (event notifications; the sweep does this in SQL). */
-export function matchesSelector(s: RuleSelector, c: { authorityId: string; profileId: string | null; owner: string | null; labels: Record<string, string> }): boolean {
+export function matchesSelector(s: RuleSelector, c: { authorityId: string | null; profileId: string | null; owner: string | null; labels: Record<string, string> }): boolean {
   if (s.authorityId && s.authorityId !== c.authorityId) return false;
   if (s.profileId && s.profileId !== c.profileId) return false;
   if (s.owner && s.owner !== c.owner) return false;

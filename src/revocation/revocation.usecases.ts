@@ -51,6 +51,8 @@ export async function revokeCertificate(svc: Services, id: string, input: Revoke
   const out = await svc.db.transaction().execute(async (trx) => {
     const r = await certs.findCertificate(trx, id);
     if (!r) throw notFound('certificate');
+    // An imported certificate is on no CRL or OCSP responder of Certa's: only its issuer can revoke it.
+    if (!r.authority_id) throw conflict(`certificate ${id} was imported (issued elsewhere): Certa cannot revoke it; ask its issuer`);
     const now = svc.clock.now().toISOString();
     if (r.revoked_at) {
       const finalisingHold = r.revocation_reason === 'certificateHold' && reason !== 'certificateHold';
@@ -91,6 +93,8 @@ export async function removeFromCrl(svc: Services, id: string): Promise<Revocati
   const out = await svc.db.transaction().execute(async (trx) => {
     const r = await certs.findCertificate(trx, id);
     if (!r) throw notFound('certificate');
+    // An imported certificate is on no CRL or OCSP responder of Certa's: only its issuer can revoke it.
+    if (!r.authority_id) throw conflict(`certificate ${id} was imported (issued elsewhere): Certa cannot revoke it; ask its issuer`);
     if (!r.revoked_at) return { result: resultOf(r, false), changed: false, authorityId: r.authority_id };
     if (r.revocation_reason !== 'certificateHold') {
       throw conflict(`the certificate is revoked with reason ${r.revocation_reason ?? 'unspecified'}, which is final: only certificateHold can be lifted`);

@@ -1,13 +1,14 @@
-import { sql } from 'kysely';
+import { sql, type Insertable, type Selectable } from 'kysely';
 import type { Db } from './types.js';
 import type { CertificatesTable } from './schema.js';
 import { decodeCursor, encodeCursor, type Page } from './pagination.js';
 import { compiledQuery } from './compiled.js';
 
-export type CertificateRow = CertificatesTable;
+export type CertificateRow = Selectable<CertificatesTable>;
+export type NewCertificateRow = Insertable<CertificatesTable>;
 export type CertificateRowWithLabels = CertificateRow & { labels: Record<string, string> };
 
-export async function insertCertificate(db: Db, c: CertificateRow, labels: Record<string, string> = {}): Promise<void> {
+export async function insertCertificate(db: Db, c: NewCertificateRow, labels: Record<string, string> = {}): Promise<void> {
   await db.insertInto('certificates').values(c).execute();
   const entries = Object.entries(labels);
   if (entries.length) await db.insertInto('certificate_labels').values(entries.map(([key, value]) => ({ certificate_id: c.id, key, value }))).execute();
@@ -29,6 +30,11 @@ export async function findCertificate(db: Db, id: string): Promise<CertificateRo
   const r = await db.selectFrom('certificates').selectAll().where('id', '=', id).executeTakeFirst();
   if (!r) return undefined;
   return { ...r, labels: (await labelsOf(db, [id])).get(id) ?? {} };
+}
+
+/** The row holding this exact certificate (by SHA-256 of its DER), if any. */
+export async function findByFingerprint(db: Db, fingerprintSha256: string): Promise<Pick<CertificateRow, 'id' | 'source'> | undefined> {
+  return db.selectFrom('certificates').select(['id', 'source']).where('fingerprint_sha256', '=', fingerprintSha256).executeTakeFirst();
 }
 
 export async function findBySerial(db: Db, authorityId: string, serial: string): Promise<CertificateRow | undefined> {
@@ -62,6 +68,7 @@ export interface CertificateQuery {
   serial?: string;
   labels?: Array<[string, string]>;
   owner?: string;
+  source?: 'issued' | 'external';
   includeArchived?: boolean;
   sort?: 'notAfter' | '-notAfter' | 'createdAt' | '-createdAt';
 }
@@ -78,7 +85,7 @@ export async function listCertificates(db: Db, q: CertificateQuery): Promise<Pag
     .select([
       'id', 'authority_id', 'profile_id', 'serial', 'common_name', 'subject', 'sans', 'search_text', 'not_before', 'not_after', 'fingerprint_sha256',
       'key_algorithm', 'usage', 'server_key', 'owner', 'notes', 'issued_by', 'predecessor_id', 'successor_id', 'revoked_at', 'revocation_reason',
-      'invalidity_date', 'archived_at', 'created_at', 'updated_at',
+      'invalidity_date', 'archived_at', 'created_at', 'updated_at', 'source', 'issuer_dn', 'verification',
     ])
     .orderBy(col, dir)
     .orderBy('id', dir)
@@ -112,6 +119,7 @@ export async function listCertificates(db: Db, q: CertificateQuery): Promise<Pag
   if (q.expiresAfter) query = query.where('not_after', '>=', q.expiresAfter);
   if (q.serial) query = query.where('serial', '=', q.serial);
   if (q.owner) query = query.where('owner', '=', q.owner);
+  if (q.source) query = query.where('source', '=', q.source);
   if (q.q) {
     const like = `%${q.q.toLowerCase().replace(/[\\%_]/g, (m) => '\\' + m)}%`;
     query = query.where(sql<boolean>`search_text like ${like} escape '\\'`);

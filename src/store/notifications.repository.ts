@@ -811,7 +811,8 @@ export interface CertificateFacts {
   serial: string;
   notAfter: string;
   owner: string | null;
-  authorityId: string;
+  /** Null for external (imported) certificates. */
+  authorityId: string | null;
   authorityName: string;
   profileId: string | null;
   profileName: string | null;
@@ -827,11 +828,11 @@ export async function certificateFacts(db: Db, ids: string[]): Promise<Certifica
     const chunk = ids.slice(i, i + 500);
     const rows = await db
       .selectFrom('certificates as c')
-      .innerJoin('authorities as a', 'a.id', 'c.authority_id')
+      .leftJoin('authorities as a', 'a.id', 'c.authority_id')
       .leftJoin('profiles as p', 'p.id', 'c.profile_id')
       .select([
         'c.id', 'c.common_name', 'c.sans', 'c.serial', 'c.not_after', 'c.owner', 'c.authority_id', 'a.name as authority_name',
-        'c.profile_id', 'p.name as profile_name', 'c.predecessor_id', 'c.revocation_reason',
+        'c.profile_id', 'p.name as profile_name', 'c.predecessor_id', 'c.revocation_reason', 'c.issuer_dn',
       ])
       .where('c.id', 'in', chunk)
       .execute();
@@ -845,7 +846,8 @@ export async function certificateFacts(db: Db, ids: string[]): Promise<Certifica
         notAfter: r.not_after,
         owner: r.owner,
         authorityId: r.authority_id,
-        authorityName: r.authority_name,
+        // External certificates have no authority here: name their issuer instead.
+        authorityName: r.authority_name ?? r.issuer_dn ?? '(external)',
         profileId: r.profile_id,
         profileName: r.profile_name ?? null,
         predecessorId: r.predecessor_id,

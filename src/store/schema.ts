@@ -118,7 +118,8 @@ export interface ProfilesTable {
 
 export interface CertificatesTable {
   id: string;
-  authority_id: string;
+  /** Null for external (imported) certificates: Certa did not issue them. */
+  authority_id: string | null;
   profile_id: string | null;
   /** Lower-case hex, no leading zeros beyond what DER needs. */
   serial: string;
@@ -149,7 +150,17 @@ export interface CertificatesTable {
   archived_at: string | null;
   created_at: string;
   updated_at: string;
+  /** 'issued' by Certa or 'external' (imported; never revoked, renewed or in CRLs/OCSP). */
+  source: ColumnType<CertificateSource, CertificateSource | undefined, never>;
+  /** Issuer DN of external certificates (Certa-issued ones name their authority). */
+  issuer_dn: ColumnType<string | null, string | null | undefined, string | null>;
+  /** PEM of the chain an external certificate was imported with (issuers only). */
+  chain_pem: ColumnType<string | null, string | null | undefined, string | null>;
+  /** JSON verification outcome at import (external certificates). */
+  verification: ColumnType<string | null, string | null | undefined, string | null>;
 }
+
+export type CertificateSource = 'issued' | 'external';
 
 export interface CertificateLabelsTable {
   certificate_id: string;

@@ -174,3 +174,30 @@ export async function verifyEndpoint(svc: Services, _principal: Principal, input
     },
   };
 }
+
+/**
+ * The verification status of a certificate imported into the inventory: the chain it came
+ * with as path-building candidates, any purpose, RFC 5280 rules (an internal certificate
+ * need not follow the web PKI's), at `at`. Same engine, trust material and pool as
+ * `verifyChain`; unusable input is a 400 like there.
+ */
+export async function verifyImported(
+  svc: Services,
+  input: { leaf: Uint8Array; intermediates: Uint8Array[]; trust?: TrustSource[]; trustAnchors?: Uint8Array[]; at: Date },
+): Promise<{ report: VerifyReport; trust: TrustSource[] }> {
+  const supplied = input.trustAnchors?.length ? input.trustAnchors : undefined;
+  const trust = trustSources(input.trust, ['internal', 'system'], supplied ? 'supplied' : undefined);
+  const report = await run(svc, {
+    certificates: [input.leaf, ...input.intermediates.slice(0, REQUEST_LIMITS.certificates - 1)],
+    certificatesField: '/body',
+    certificatesWhat: 'certificate',
+    trustAnchors: supplied,
+    trust,
+    peerNames: [],
+    purpose: 'any',
+    mode: 'rfc5280',
+    at: input.at,
+    checkRevocation: true,
+  });
+  return { report, trust };
+}

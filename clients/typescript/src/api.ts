@@ -741,6 +741,44 @@ export type paths = {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/certificates/import": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Import certificates issued elsewhere
+         * @description Stores certificates Certa did not issue as inventory rows with `source: external`
+         *     (issuer, validity, SANs, fingerprint, labels, owner, notes and the chain's verification
+         *     status), so listings and expiry notifications cover them. Certa never revokes or renews
+         *     them and never lists them in CRLs or OCSP answers.
+         *
+         *     One certificate (`der`, or `pem` with one CERTIFICATE block): 201, or 409 when a row
+         *     already holds it (same SHA-256 fingerprint; the problem names that row), 400 when it
+         *     does not parse. Several (`pem` bundle): 200 with one outcome per certificate
+         *     (`imported`, `duplicate` or `invalid`), the good ones imported whatever the others;
+         *     at most 500 certificates per request.
+         *     A private key anywhere in the request (any `PRIVATE KEY` PEM block, or a DER private
+         *     key) refuses the whole request with 400; nothing of it is stored or logged.
+         *
+         *     Example:
+         *     ```sh
+         *     curl -s -X POST -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
+         *       http://localhost:8080/api/v1/certificates/import \
+         *       -d "$(jq -n --rawfile pem server.pem --rawfile chain chain.pem '{pem:$pem, chain:$chain, owner:"web-team@example.com"}')"
+         *     ```
+         */
+        post: operations["importCertificates"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/certificates/{certificateId}": {
         parameters: {
             query?: never;
@@ -1397,7 +1435,7 @@ export type components = {
          * @description One permission of the catalogue. Roles grant sets of them; every operation declares the one it needs in `x-certa-permission`.
          * @enum {string}
          */
-        Permission: "users:read" | "users:write" | "roles:read" | "roles:write" | "tokens:manage" | "audit:read" | "authorities:read" | "authorities:write" | "profiles:read" | "profiles:write" | "certificates:read" | "certificates:issue" | "certificates:revoke" | "certificates:write" | "verifications:run" | "notifications:read" | "notifications:write";
+        Permission: "users:read" | "users:write" | "roles:read" | "roles:write" | "tokens:manage" | "audit:read" | "authorities:read" | "authorities:write" | "profiles:read" | "profiles:write" | "certificates:read" | "certificates:issue" | "certificates:revoke" | "certificates:write" | "certificates:import" | "verifications:run" | "notifications:read" | "notifications:write";
         Index: {
             /** @description The API's title. */
             name: string;
@@ -1784,15 +1822,25 @@ export type components = {
         };
         /** @enum {string} */
         CertificateStatus: "active" | "expired" | "revoked" | "archived";
+        /**
+         * @description `issued` by Certa, or `external`: issued elsewhere and imported (Certa cannot renew or revoke it; it is never in a CRL or an OCSP answer).
+         * @enum {string}
+         */
+        CertificateSource: "issued" | "external";
         CertificateSummary: {
             id: components["schemas"]["Id"];
+            source: components["schemas"]["CertificateSource"];
+            /** @description Issuer DN of external certificates (null for Certa-issued ones; see authorityId). */
+            issuerDn?: string | null;
+            /** @description External certificates only: whether the chain verified at import. */
+            verified?: boolean | null;
             serialNumber: string;
             commonName: string;
             sans: string[];
             notBefore: components["schemas"]["Timestamp"];
             notAfter: components["schemas"]["Timestamp"];
             status: components["schemas"]["CertificateStatus"];
-            authorityId: string;
+            authorityId: string | null;
             profileId: string | null;
             fingerprintSha256?: string;
             keyAlgorithm?: string;
@@ -1838,8 +1886,27 @@ export type components = {
             owner?: string;
             notes?: string;
         };
+        /**
+         * @description `internal`: Certa's authorities; `supplied`: `trustAnchors`; `system`: Node's bundled public roots.
+         * @enum {string}
+         */
+        TrustSource: "internal" | "supplied" | "system";
+        /** @description The chain's verification outcome when the certificate was imported (any purpose, RFC 5280 rules, at the time of import). */
+        ImportVerification: {
+            valid: boolean;
+            checkedAt: components["schemas"]["Timestamp"];
+            /** @description The trust sources it was checked against. */
+            trust: components["schemas"]["TrustSource"][];
+            /** @description Subject DN of the trust anchor of the validated path. */
+            anchor?: string | null;
+            errors: {
+                code: components["schemas"]["VerifyErrorCode"];
+                message: string;
+            }[];
+        };
         Certificate: {
             id: components["schemas"]["Id"];
+            source: components["schemas"]["CertificateSource"];
             /** @description Hex, lower-case. */
             serialNumber: string;
             subject: {
@@ -1858,9 +1925,10 @@ export type components = {
             fingerprintSha256: string;
             fingerprintSha1?: string;
             certificatePem: string;
-            /** @description The certificate followed by its issuers, leaf-to-root. */
+            /** @description The certificate followed by its issuers, leaf-to-root (for external certificates, the chain they were imported with). */
             chainPem: string;
-            authorityId: string;
+            /** @description The issuing authority; null for external certificates. */
+            authorityId: string | null;
             profileId: string | null;
             status: components["schemas"]["CertificateStatus"];
             keyAlgorithm: string;
@@ -1883,6 +1951,8 @@ export type components = {
             revocationReason?: string | null;
             /** Format: date-time */
             archivedAt?: string | null;
+            /** @description External certificates only (null otherwise). */
+            verification?: components["schemas"]["ImportVerification"] | null;
             createdAt: components["schemas"]["Timestamp"];
         };
         CertificateIssued: components["schemas"]["Certificate"] & {
@@ -1890,6 +1960,46 @@ export type components = {
             privateKeyPem?: string;
             /** @description Base64 PKCS#12 bundle (key, certificate, chain) when `format` is `pkcs12`. */
             pkcs12?: string;
+        };
+        /**
+         * @description Give `pem` (one certificate, or a bundle of several: each is imported as its own row) or
+         *     `der` (one certificate, base64). Never a private key: a request carrying one is refused.
+         */
+        CertificateImport: {
+            /** @description One or more PEM CERTIFICATE blocks; text between blocks is ignored. */
+            pem?: string;
+            /** @description One DER certificate, base64. */
+            der?: string;
+            /** @description PEM issuer certificates (untrusted path-building candidates; kept with each imported row). */
+            chain?: string;
+            /** @description Trust sources for the verification status; default `internal` and `system` (plus `supplied` when `trustAnchors` is given). */
+            trust?: components["schemas"]["TrustSource"][];
+            /** @description PEM trust anchors for `supplied` trust. */
+            trustAnchors?: string;
+            labels?: components["schemas"]["Labels"];
+            owner?: string;
+            notes?: string;
+        };
+        CertificateImportOutcome: {
+            /** @description Position of the certificate in the input (0-based, PEM blocks in order). */
+            index: number;
+            /** @enum {string} */
+            status: "imported" | "duplicate" | "invalid";
+            /** @description The new row (imported). */
+            certificateId?: string;
+            /** @description The row already holding this certificate (duplicate). */
+            existingId?: string;
+            fingerprintSha256?: string;
+            commonName?: string;
+            /** @description Why it was not imported (duplicate, invalid). */
+            error?: string;
+            verification?: components["schemas"]["ImportVerification"];
+        };
+        CertificateImportResult: {
+            imported: number;
+            duplicates: number;
+            invalid: number;
+            results: components["schemas"]["CertificateImportOutcome"][];
         };
         CertificateUpdate: {
             labels?: components["schemas"]["Labels"];
@@ -2127,11 +2237,6 @@ export type components = {
             items: components["schemas"]["Delivery"][];
             nextCursor: components["schemas"]["NextCursor"];
         };
-        /**
-         * @description `internal`: Certa's authorities; `supplied`: `trustAnchors`; `system`: Node's bundled public roots.
-         * @enum {string}
-         */
-        TrustSource: "internal" | "supplied" | "system";
         /** @enum {string} */
         VerifyPurpose: "serverAuth" | "clientAuth" | "codeSigning" | "emailProtection" | "any";
         /**
@@ -3515,6 +3620,8 @@ export interface operations {
                 label?: string[];
                 /** @description Exact owner. */
                 owner?: string;
+                /** @description `issued` (by Certa) or `external` (imported). */
+                source?: components["schemas"]["CertificateSource"];
                 /** @description Include archived certificates. */
                 includeArchived?: boolean;
                 /** @description Sort key; `-` prefix for descending. */
@@ -3585,6 +3692,46 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    importCertificates: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CertificateImport"];
+            };
+        };
+        responses: {
+            /** @description A bundle was processed; one outcome per certificate. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CertificateImportResult"];
+                };
+            };
+            /** @description The one certificate was imported. */
+            201: {
+                headers: {
+                    /** @description The new certificate. */
+                    Location?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CertificateImportResult"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             409: components["responses"]["Conflict"];
             503: components["responses"]["ServiceUnavailable"];
         };

@@ -5,6 +5,7 @@ import { DomainError } from '../../errors.js';
 import * as authorities from '../../authority/authorities.usecases.js';
 import * as profiles from '../../authority/profiles.usecases.js';
 import * as certificates from '../../authority/certificates.usecases.js';
+import * as imports from '../../authority/imports.usecases.js';
 
 const DEFAULT_LIMIT = 50;
 
@@ -70,6 +71,16 @@ export const pkiHandlers: HandlerMap = {
     const cert = await certificates.issueCertificate(c.svc, principalOf(c), c.body);
     c.audit(cert.id, `serial ${cert.serialNumber}`);
     return created(cert, { Location: `/api/v1/certificates/${cert.id}` });
+  },
+  async importCertificates(c) {
+    const { result, single } = await imports.importCertificates(c.svc, principalOf(c), c.body);
+    const first = result.results[0];
+    if (single && first?.certificateId) {
+      c.audit(first.certificateId, `external ${first.fingerprintSha256}`);
+      return created(result, { Location: `/api/v1/certificates/${first.certificateId}` });
+    }
+    c.audit(null, `imported ${result.imported}, duplicates ${result.duplicates}, invalid ${result.invalid}`);
+    return ok(result);
   },
   async listCertificates(c) {
     return ok(await certificates.listCertificates(c.svc, { ...c.query, limit: c.query.limit ?? DEFAULT_LIMIT }));

@@ -11,6 +11,7 @@ import * as inventoryIndexes from './2026-11-29T00-00-inventory-indexes.js';
 import * as crlIndex from './2026-11-29T01-00-crl-index.js';
 import * as notificationEvents from './2026-12-04T00-00-notification-events.js';
 import * as crlCounter from './2026-12-04T18-40-crl-counter.js';
+import * as externalCertificates from './2026-12-04T19-00-external-certificates.js';
 
 export const migrations: Record<string, Migration> = {
   '2026-11-28T00-00-foundation': foundation,
@@ -21,4 +22,5 @@ export const migrations: Record<string, Migration> = {
   '2026-11-29T01-00-crl-index': crlIndex,
   '2026-12-04T00-00-notification-events': notificationEvents,
   '2026-12-04T18-40-crl-counter': crlCounter,
+  '2026-12-04T19-00-external-certificates': externalCertificates,
 };
