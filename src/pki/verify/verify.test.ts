@@ -331,6 +331,9 @@ describe('hostile input', () => {
     { name: 'junk/private key instead of a certificate', value: () => '-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n', message: /PRIVATE KEY/ },
     { name: 'junk/10 MB of random bytes', value: () => new Uint8Array(randomBytes(10 * 1024 * 1024)), message: /too large/ },
     { name: 'junk/10 MB of text', value: () => 'A'.repeat(10 * 1024 * 1024), message: /too large/ },
+    // Read in one linear pass: a back-referencing regex rescanned the rest from every BEGIN.
+    { name: 'junk/200 KB of BEGIN lines without an END', value: () => '-----BEGIN CERTIFICATE-----\n'.repeat(7000), message: /no END line/ },
+    { name: 'junk/a block that ends with another label', value: () => '-----BEGIN CERTIFICATE-----\nAAAA\n-----END X509 CRL-----\n', message: /different label/ },
   ];
 
   it.each(junk)('$name -> badCertificate', ({ value, message }) => {
