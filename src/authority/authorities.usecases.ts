@@ -10,7 +10,7 @@ import { isUniqueViolation } from '../store/db.js';
 import * as repo from '../store/authorities.repository.js';
 import type { Page } from '../store/pagination.js';
 import type { Schemas } from '../spec.js';
-import type { KeyAlgorithm } from './policy.js';
+import { subjectProblems, type KeyAlgorithm } from './policy.js';
 import { crlUrl, ocspUrl, caIssuersUrl } from './urls.js';
 import * as pki from '../pki/x509.js';
 import type { Keyring } from './keyring.js';
@@ -118,6 +118,8 @@ export function lineageBlocker(lineage: AuthorityRow[], at: Date): string | null
 
 function subjectFrom(input: Schemas['SubjectName'] | undefined, field = '/body/subject'): pki.Subject {
   if (!input) throw badRequest('subject is required', [{ field, message: 'required for this kind' }]);
+  const problems = subjectProblems(input, field);
+  if (problems.length) throw new DomainError('validation_failed', 'the subject is not writable in a certificate', problems);
   return { ...input };
 }
 
@@ -268,7 +270,7 @@ export async function createAuthority(svc: Services, input: Schemas['AuthorityCr
       keyAlgorithm = info.keyAlgorithm;
       // Step 2: the key, when given, must match the certificate.
       if (input.privateKeyPem) {
-        key = pki.parsePrivateKey(input.privateKeyPem, input.passphrase);
+        key = await pki.parsePrivateKey(input.privateKeyPem, input.passphrase);
         if (!pki.keyMatchesCertificate(key, ders[0])) throw new DomainError('bad_key', 'the private key does not match the certificate', [{ field: '/body/privateKeyPem', message: 'does not match certificatePem' }]);
       }
       material = describeCert(ders[0], ders.map((d) => pki.pemEncode(d, 'CERTIFICATE')).join(''));

@@ -141,7 +141,7 @@ export async function issueCertificate(svc: Services, principal: Principal | nul
   }
   const violations = checkRequest(
     { ...policy, subject: policy.subject },
-    { subject: { ...subject, ...stripFixed(subject, policy.subject) }, sans, keyAlgorithm, keyDescription, serverKeyGeneration: !input.csr, validityDays },
+    { subject: { ...subject, ...stripFixed(subject, policy.subject) }, subjectField: input.subject ? '/body/subject' : '/body/csr', sans, keyAlgorithm, keyDescription, serverKeyGeneration: !input.csr, validityDays },
   );
   if (violations.length) throw policyViolation(`the request does not fit profile "${profileRow.name}"`, violations);
   Object.assign(subject, policy.subject);

@@ -36,7 +36,7 @@ export async function findRolesByNames(db: Db, names: string[]): Promise<RoleRow
 }
 
 export async function listRoles(db: Db, q: { limit: number; cursor?: string }): Promise<Page<RoleRow>> {
-  const c = decodeCursor(q.cursor);
+  const c = decodeCursor(q.cursor, 'text');
   let query = db.selectFrom('roles').selectAll().orderBy('name').orderBy('id').limit(q.limit + 1);
   if (c) query = query.where((eb) => eb.or([eb('name', '>', String(c.sortValue)), eb.and([eb('name', '=', String(c.sortValue)), eb('id', '>', c.id)])]));
   const rows = await query.execute();

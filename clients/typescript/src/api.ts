@@ -1602,7 +1602,7 @@ export type components = {
             items: components["schemas"]["Authority"][];
             nextCursor: components["schemas"]["NextCursor"];
         };
-        /** @description Distinguished-name fields, written in the order C, ST, L, O, OU, CN. */
+        /** @description Distinguished-name fields, written in the order C, ST, L, O, OU, CN. Values are not blank and carry no control or bidirectional-override characters; the same rules and lengths (RFC 5280 upper bounds) apply to the subject of a CSR. */
         SubjectName: {
             commonName: string;
             organization?: string;
@@ -1762,10 +1762,13 @@ export type components = {
             items: components["schemas"]["CertificateSummary"][];
             nextCursor: components["schemas"]["NextCursor"];
         };
+        /** @description At most 100 names of each type, from the body or from a CSR. */
         Sans: {
             dns?: string[];
             ip?: string[];
+            /** @description Mailboxes in printable ASCII (rfc822Name is an IA5String). */
             email?: string[];
+            /** @description Absolute URIs in printable ASCII (an IA5String; percent-encode other characters). */
             uri?: string[];
         };
         /** @description Free key/value metadata (e.g. `team: payments`), searchable with `label=team:payments`. */
