@@ -122,6 +122,9 @@ const CASES: Case[] = [
   ...['/api/v1/users', '/api/v1/roles', '/api/v1/audit-events', '/api/v1/tokens', '/api/v1/authorities'].map(
     (p): Case => ({ name: `${p}: cursor with a NUL id`, method: 'GET', path: (c) => `${p}?cursor=${c.cursor([null, '\u0000'])}`, status: 400, code: 'bad_request', field: '/query/cursor' }),
   ),
+  // Times the date-time format lets through: year 0000 (PostgreSQL: a 500 before).
+  { name: 'listCertificates: expiresAfter in year 0000', method: 'GET', path: '/api/v1/certificates?expiresAfter=0000-01-01T00:00:00Z', status: 400, code: 'bad_request', field: '/query/expiresAfter' },
+  { name: 'listAuditEvents: until in year 0000', method: 'GET', path: '/api/v1/audit-events?until=0000-06-01T00:00:00Z', status: 400, code: 'bad_request', field: '/query/until' },
   // Key import.
   { name: 'createAuthority import: encrypted PKCS#8 claiming 2^31-1 PBKDF2 iterations', method: 'POST', path: '/api/v1/authorities', body: (c: Ctx & { caPem?: string }) => ({ name: 'hv-bomb', kind: 'import', certificatePem: c.caPem, privateKeyPem: pbes2Bomb(2n ** 31n - 1n), passphrase: 'x' }), status: 400, code: 'bad_key', field: '/body/privateKeyPem' },
 ];
@@ -196,6 +199,18 @@ forEachDialect('hostile values are 4xx problems naming the field', (env) => {
     const res = await env().client().POST('/api/v1/authorities', { body: { name: 'hv-scrypt', kind: 'import', certificatePem: ctx.caPem, privateKeyPem: s.read('scrypt.key').toString(), passphrase: 'correct horse' } });
     expect(res.response.status).toBe(400);
     expect(res.error?.detail).toMatch(/not supported/);
+  });
+
+  it('a time with an offset filters the same rows on both engines (SQLite compared it as text)', async () => {
+    const api = env().client();
+    const c = await api.POST('/api/v1/certificates', { body: { profile: 'hv', subject: { commonName: 'offset.example.test' }, sans: { dns: ['offset.example.test'] }, notAfter: '2027-01-01T00:00:00Z', labels: { probe: 'offset' } } });
+    expect(c.response.status, JSON.stringify(c.error)).toBe(201);
+    // 2027-01-01T13:00:00+14:00 is 2026-12-31T23:00:00Z: an hour before the notAfter.
+    const before = await api.GET('/api/v1/certificates', { params: { query: { label: ['probe:offset'], expiresBefore: '2027-01-01T13:00:00+14:00' } } });
+    expect(before.response.status).toBe(200);
+    expect(before.data!.items).toEqual([]);
+    const after = await api.GET('/api/v1/certificates', { params: { query: { label: ['probe:offset'], expiresAfter: '2027-01-01T13:00:00+14:00' } } });
+    expect(after.data!.items.map((i) => i.id)).toEqual([c.data!.id]);
   });
 
   it('genuine values still pass: a real cursor pages on, a valid CSR with an IP and a URI is issued as asked', async () => {
