@@ -1447,7 +1447,7 @@ export type components = {
             items: components["schemas"]["Role"][];
             nextCursor: components["schemas"]["NextCursor"];
         };
-        /** @description Lower-case letters, digits, `_`, `.` and `-`. */
+        /** @description Lower-case letters, digits, `_`, `.` and `-`; not the shape of an id (a UUID). */
         RoleName: string;
         RoleCreate: {
             name: components["schemas"]["RoleName"];
@@ -1618,6 +1618,7 @@ export type components = {
          */
         KeyAlgorithm: "ecdsa-p256" | "ecdsa-p384" | "rsa-2048" | "rsa-3072" | "rsa-4096" | "ed25519";
         AuthorityCreate: {
+            /** @description Not the shape of an id (a UUID), so a reference by id or name is never ambiguous; no leading or trailing spaces, control or format characters. */
             name: string;
             kind: components["schemas"]["AuthorityKind"];
             subject?: components["schemas"]["SubjectName"];
@@ -1635,6 +1636,7 @@ export type components = {
             passphrase?: string;
         };
         AuthorityUpdate: {
+            /** @description Not the shape of an id (a UUID), so a reference by id or name is never ambiguous; no leading or trailing spaces, control or format characters. */
             name?: string;
             description?: string;
             /** @description A disabled CA issues nothing until enabled again. */
@@ -1680,6 +1682,7 @@ export type components = {
             nextCursor: components["schemas"]["NextCursor"];
         };
         ProfileCreate: {
+            /** @description Not the shape of an id (a UUID), so a reference by id or name is never ambiguous. */
             name: string;
             description?: string;
             /** @description Id or name of the issuing CA. */
@@ -1970,6 +1973,7 @@ export type components = {
             to: string[];
         };
         ChannelCreate: {
+            /** @description Not the shape of an id (a UUID), so a reference by id or name is never ambiguous; no leading or trailing spaces, control or format characters. */
             name: string;
             type: components["schemas"]["ChannelType"];
             /** @description Per-type configuration; see the Discord/Slack/Teams (`{url}`), webhook (`{url, secret?}`) and email shapes. */
@@ -1982,6 +1986,7 @@ export type components = {
             secret?: string;
         };
         ChannelUpdate: {
+            /** @description Not the shape of an id (a UUID), so a reference by id or name is never ambiguous; no leading or trailing spaces, control or format characters. */
             name?: string;
             config?: components["schemas"]["UrlChannelConfig"] | components["schemas"]["WebhookChannelConfig"] | components["schemas"]["EmailChannelConfig"];
             enabled?: boolean;
@@ -2022,6 +2027,7 @@ export type components = {
             nextCursor: components["schemas"]["NextCursor"];
         };
         RuleCreate: {
+            /** @description Not the shape of an id (a UUID), so a reference by id or name is never ambiguous; no leading or trailing spaces, control or format characters. */
             name: string;
             channelIds: string[];
             /**
@@ -2041,6 +2047,7 @@ export type components = {
             enabled?: boolean;
         };
         RuleUpdate: {
+            /** @description Not the shape of an id (a UUID), so a reference by id or name is never ambiguous; no leading or trailing spaces, control or format characters. */
             name?: string;
             channelIds?: string[];
             thresholdsDays?: number[];

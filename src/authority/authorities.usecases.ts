@@ -294,7 +294,8 @@ export async function createAuthority(svc: Services, input: Schemas['AuthorityCr
       const keySecretId = key ? await keyring(svc).store(`authority-key:${id}`, key, trx) : null;
       await repo.insertAuthority(trx, {
         id,
-        name: input.name,
+        // NFC: "café" typed composed or decomposed is one name, not two that look alike.
+        name: input.name.normalize('NFC'),
         description: null,
         kind: input.kind,
         status,
@@ -360,7 +361,7 @@ export async function activateAuthority(svc: Services, idOrName: string, input: 
 export async function updateAuthority(svc: Services, idOrName: string, patch: Schemas['AuthorityUpdate']): Promise<Authority> {
   const r = await getAuthorityRow(svc, idOrName);
   const set: Partial<AuthorityRow> = { updated_at: svc.clock.now().toISOString() };
-  if (patch.name !== undefined) set.name = patch.name;
+  if (patch.name !== undefined) set.name = patch.name.normalize('NFC');
   if (patch.description !== undefined) set.description = patch.description;
   if (patch.disabled !== undefined) {
     if (r.status === 'revoked') throw conflict(`authority "${r.name}" is revoked; it cannot be enabled or disabled`);

@@ -2,6 +2,7 @@
  * Keyset (cursor) pagination over a sort column plus the id as tie-breaker. The cursor is
  * opaque to clients: base64url of `[sortValue, id]`. A malformed cursor is a 400.
  */
+import { sql, type RawBuilder } from 'kysely';
 import { badRequest } from '../errors.js';
 import { UNSTORABLE_TEXT } from '../lib/text.js';
 
@@ -53,4 +54,12 @@ export function toPage<R, T>(rows: R[], limit: number, map: (r: R) => T, key: (r
   const slice = more ? rows.slice(0, limit) : rows;
   const last = slice[slice.length - 1];
   return { items: slice.map(map), nextCursor: more && last ? encodeCursor(...key(last)) : null };
+}
+
+/**
+ * ORDER BY for an id-or-name lookup: the row whose id it is comes first, so a row named
+ * like another's id (names created before they were refused) never shadows it.
+ */
+export function idFirst(idOrName: string): RawBuilder<number> {
+  return sql<number>`case when id = ${idOrName} then 0 else 1 end`;
 }

@@ -1,6 +1,6 @@
 import type { Db } from './types.js';
 import type { RolesTable } from './schema.js';
-import { decodeCursor, toPage, type Page } from './pagination.js';
+import { decodeCursor, idFirst, toPage, type Page } from './pagination.js';
 
 export interface RoleRow {
   id: string;
@@ -25,7 +25,7 @@ export function mapRole(r: RolesTable): RoleRow {
 }
 
 export async function findRole(db: Db, idOrName: string): Promise<RoleRow | undefined> {
-  const r = await db.selectFrom('roles').selectAll().where((eb) => eb.or([eb('id', '=', idOrName), eb('name', '=', idOrName)])).executeTakeFirst();
+  const r = await db.selectFrom('roles').selectAll().where((eb) => eb.or([eb('id', '=', idOrName), eb('name', '=', idOrName)])).orderBy(idFirst(idOrName)).executeTakeFirst();
   return r && mapRole(r);
 }
 

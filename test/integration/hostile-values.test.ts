@@ -122,6 +122,13 @@ const CASES: Case[] = [
   ...['/api/v1/users', '/api/v1/roles', '/api/v1/audit-events', '/api/v1/tokens', '/api/v1/authorities'].map(
     (p): Case => ({ name: `${p}: cursor with a NUL id`, method: 'GET', path: (c) => `${p}?cursor=${c.cursor([null, '\u0000'])}`, status: 400, code: 'bad_request', field: '/query/cursor' }),
   ),
+  // Names shaped like ids (a lookup by id or name could resolve to the wrong row) or padded.
+  { name: 'createAuthority: name shaped like an id', method: 'POST', path: '/api/v1/authorities', body: (c: Ctx) => ({ name: c.rootId, kind: 'root', subject: { commonName: 'Shadow' } }), status: 400, code: 'validation_failed', field: '/body/name' },
+  { name: 'createAuthority: name with leading and trailing spaces', method: 'POST', path: '/api/v1/authorities', body: { name: ' hv-root ', kind: 'root', subject: { commonName: 'Pad' } }, status: 400, code: 'validation_failed', field: '/body/name' },
+  { name: 'createProfile: name shaped like an id', method: 'POST', path: '/api/v1/profiles', body: (c: Ctx) => ({ name: '01938F6C-9C2A-7A51-A3B4-5D6E7F809102', authorityId: c.rootId }), status: 400, code: 'validation_failed', field: '/body/name' },
+  { name: 'createRole: name shaped like an id', method: 'POST', path: '/api/v1/roles', body: { name: '01938f6c-9c2a-7a51-a3b4-5d6e7f809102', permissions: [] }, status: 400, code: 'validation_failed', field: '/body/name' },
+  { name: 'createNotificationChannel: name shaped like an id', method: 'POST', path: '/api/v1/notification-channels', body: { name: '01938f6c-9c2a-7a51-a3b4-5d6e7f809102', type: 'webhook', config: { url: 'https://hooks.example.test/x' } }, status: 400, code: 'validation_failed', field: '/body/name' },
+  { name: 'createAuthority: name in NFD duplicating an NFC one', method: 'POST', path: '/api/v1/authorities', body: { name: 'hv-cafe\u0301', kind: 'root', subject: { commonName: 'NFD' } }, status: 409, code: 'conflict' },
   // Times the date-time format lets through: year 0000 (PostgreSQL: a 500 before).
   { name: 'listCertificates: expiresAfter in year 0000', method: 'GET', path: '/api/v1/certificates?expiresAfter=0000-01-01T00:00:00Z', status: 400, code: 'bad_request', field: '/query/expiresAfter' },
   { name: 'listAuditEvents: until in year 0000', method: 'GET', path: '/api/v1/audit-events?until=0000-06-01T00:00:00Z', status: 400, code: 'bad_request', field: '/query/until' },
@@ -140,6 +147,7 @@ forEachDialect('hostile values are 4xx problems naming the field', (env) => {
     expect((await api.POST('/api/v1/profiles', { body: { name: 'hv', ...common } })).response.status).toBe(201);
     expect((await api.POST('/api/v1/profiles', { body: { name: 'hv-loose', ...common, requireCommonNameInSans: false, allowedSubjectFields: ['organization'] } })).response.status).toBe(201);
     s.ok('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'ca.key', '-out', 'ca.pem', '-subj', '/CN=HV Import', '-days', '30', '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign');
+    expect((await api.POST('/api/v1/authorities', { body: { name: 'hv-caf\u00e9', kind: 'root', subject: { commonName: 'NFC' } } })).response.status).toBe(201);
     ctx = { rootId: root.data!.id, caPem: s.read('ca.pem').toString(), cursor: (v) => Buffer.from(JSON.stringify(v)).toString('base64url') };
   });
   afterAll(() => s.cleanup());
@@ -199,6 +207,19 @@ forEachDialect('hostile values are 4xx problems naming the field', (env) => {
     const res = await env().client().POST('/api/v1/authorities', { body: { name: 'hv-scrypt', kind: 'import', certificatePem: ctx.caPem, privateKeyPem: s.read('scrypt.key').toString(), passphrase: 'correct horse' } });
     expect(res.response.status).toBe(400);
     expect(res.error?.detail).toMatch(/not supported/);
+  });
+
+  it("a row named like another's id (stored before such names were refused) never shadows it", async () => {
+    const api = env().client();
+    const a = await api.POST('/api/v1/authorities', { body: { name: 'hv-shadowed', kind: 'root', subject: { commonName: 'Shadowed' } } });
+    const b = await api.POST('/api/v1/authorities', { body: { name: 'hv-shadow', kind: 'root', subject: { commonName: 'Shadow' } } });
+    await env().app.services.db.updateTable('authorities').set({ name: a.data!.id }).where('id', '=', b.data!.id).execute();
+    // An update moves A's row after B's on PostgreSQL (a new tuple at the end of the heap).
+    expect((await api.PATCH('/api/v1/authorities/{authorityId}', { params: { path: { authorityId: a.data!.id } }, body: { description: 'moved' } })).response.status).toBe(200);
+    const got = await api.GET('/api/v1/authorities/{authorityId}', { params: { path: { authorityId: a.data!.id } } });
+    expect(got.data!.subject.commonName).toBe('Shadowed');
+    const p = await api.POST('/api/v1/profiles', { body: { name: 'hv-shadow-profile', authorityId: a.data!.id } });
+    expect(p.data!.authorityId).toBe(a.data!.id);
   });
 
   it('a time with an offset filters the same rows on both engines (SQLite compared it as text)', async () => {
