@@ -86,6 +86,7 @@ interface Case {
 }
 interface Ctx {
   rootId: string;
+  certId: string;
   cursor: (v: unknown) => string;
 }
 
@@ -152,6 +153,9 @@ const CASES: Case[] = [
   // Times the date-time format lets through: year 0000 (PostgreSQL: a 500 before).
   { name: 'listCertificates: expiresAfter in year 0000', method: 'GET', path: '/api/v1/certificates?expiresAfter=0000-01-01T00:00:00Z', status: 400, code: 'bad_request', field: '/query/expiresAfter' },
   { name: 'listAuditEvents: until in year 0000', method: 'GET', path: '/api/v1/audit-events?until=0000-06-01T00:00:00Z', status: 400, code: 'bad_request', field: '/query/until' },
+  { name: 'revokeCertificate: invalidityDate in year 0000', method: 'POST', path: (c) => `/api/v1/certificates/${c.certId}/revoke`, body: { reason: 'keyCompromise', invalidityDate: '0000-01-01T00:00:00Z' }, status: 400, code: 'bad_request', field: '/body/invalidityDate' },
+  { name: 'revokeCertificate: invalidityDate on a leap second', method: 'POST', path: (c) => `/api/v1/certificates/${c.certId}/revoke`, body: { reason: 'keyCompromise', invalidityDate: '2016-12-31T23:59:60Z' }, status: 400, code: 'bad_request', field: '/body/invalidityDate' },
+  { name: 'issueCertificate: notAfter on a leap second', ...issue({ ...named('a.example.test'), notAfter: '2030-06-30T23:59:60Z' }), status: 400, code: 'bad_request', field: '/body/notAfter' },
   // Key import.
   { name: 'createAuthority import: encrypted PKCS#8 claiming 2^31-1 PBKDF2 iterations', method: 'POST', path: '/api/v1/authorities', body: (c: Ctx & { caPem?: string }) => ({ name: 'hv-bomb', kind: 'import', certificatePem: c.caPem, privateKeyPem: pbes2Bomb(2n ** 31n - 1n), passphrase: 'x' }), status: 400, code: 'bad_key', field: '/body/privateKeyPem' },
 ];
@@ -168,7 +172,9 @@ forEachDialect('hostile values are 4xx problems naming the field', (env) => {
     expect((await api.POST('/api/v1/profiles', { body: { name: 'hv-loose', ...common, requireCommonNameInSans: false, allowedSubjectFields: ['organization'] } })).response.status).toBe(201);
     s.ok('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'ca.key', '-out', 'ca.pem', '-subj', '/CN=HV Import', '-days', '30', '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign');
     expect((await api.POST('/api/v1/authorities', { body: { name: 'hv-caf\u00e9', kind: 'root', subject: { commonName: 'NFC' } } })).response.status).toBe(201);
-    ctx = { rootId: root.data!.id, caPem: s.read('ca.pem').toString(), cursor: (v) => Buffer.from(JSON.stringify(v)).toString('base64url') };
+    const leaf = await api.POST('/api/v1/certificates', { body: { profile: 'hv', ...named('a.example.test') } });
+    expect(leaf.response.status).toBe(201);
+    ctx = { certId: leaf.data!.id, rootId: root.data!.id, caPem: s.read('ca.pem').toString(), cursor: (v) => Buffer.from(JSON.stringify(v)).toString('base64url') };
   });
   afterAll(() => s.cleanup());
 
@@ -190,6 +196,11 @@ forEachDialect('hostile values are 4xx problems naming the field', (env) => {
       }
     });
   }
+
+  it('the CRL still builds after the refused revocations', async () => {
+    const res = await env().fetch(`/pki/crl/${ctx.rootId}.crl`);
+    expect(res.status).toBe(200);
+  });
 
   it('a PBKDF2 bomb does not hold the event loop (it did for hours: the KDF ran synchronously)', async () => {
     let res: Response | undefined;
