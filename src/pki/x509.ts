@@ -630,7 +630,10 @@ export function parseCsr(text: string): ParsedCsr {
       const [exts] = der.children(bytes, values);
       for (const e of der.children(bytes, exts)) {
         const f = der.children(bytes, e);
-        if (der.raw(bytes, f[0]).equals(SAN_OID)) sans = sansOf(der.content(bytes, f[f.length - 1]), (why) => sanProblems.push(why));
+        if (!der.raw(bytes, f[0]).equals(SAN_OID)) continue;
+        // A second subjectAltName replaced the first: its names were silently lost (RFC 5280 4.2: one instance).
+        if (sans) sanProblems.push('more than one subjectAltName extension');
+        sans = sansOf(der.content(bytes, f[f.length - 1]), (why) => sanProblems.push(why));
       }
     }
   } catch {

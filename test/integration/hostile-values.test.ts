@@ -17,10 +17,10 @@ const dns = (s: string | Buffer) => der.ctxPrim(2, typeof s === 'string' ? Buffe
 type Signer = (tbs: Buffer) => { algId: Buffer; signature: Buffer };
 
 /** A PKCS#10 request with exactly the subject, GeneralNames and key given (signed unless told). */
-function csr(o: { subject?: Buffer; names?: Buffer[]; spki?: Buffer; sign?: Signer; trailing?: Buffer } = {}): string {
+function csr(o: { subject?: Buffer; names?: Buffer[]; moreNames?: Buffer[]; spki?: Buffer; sign?: Signer; trailing?: Buffer } = {}): string {
   const names = o.names ?? [dns('a.example.test')];
   const spki = o.spki ?? (ec.publicKey.export({ type: 'spki', format: 'der' }) as Buffer);
-  const exts = names.length ? [der.seq(der.oid('2.5.29.17'), der.octets(der.seq(...names)))] : [];
+  const exts = [names, ...(o.moreNames ? [o.moreNames] : [])].filter((n) => n.length).map((n) => der.seq(der.oid('2.5.29.17'), der.octets(der.seq(...n))));
   const attrs = exts.length ? der.ctx(0, der.seq(der.oid('1.2.840.113549.1.9.14'), der.set(der.seq(...exts)))) : der.ctx(0);
   const info = der.seq(der.integer(0), o.subject ?? nameDer({ commonName: 'a.example.test' }), spki, attrs);
   const { algId, signature } = (o.sign ?? ((t) => signWith(ec.privateKey, t)))(info);
@@ -109,6 +109,7 @@ const CASES: Case[] = [
   { name: 'csr: rfc822Name in UTF-8', ...issue({ csr: csr({ names: [dns('a.example.test'), der.ctxPrim(1, Buffer.from('jos\u00e9@example.test', 'utf8'))] }) }), status: 400, code: 'bad_csr', field: '/body/csr' },
   { name: 'csr: otherName SAN (would be dropped)', ...issue({ csr: csr({ names: [dns('a.example.test'), der.ctx(0, der.oid('1.3.6.1.4.1.311.20.2.3'), der.ctx(0, der.utf8('u@example.test')))] }) }), status: 400, code: 'bad_csr', field: '/body/csr' },
   { name: 'csr: 101 dNSNames (the body allows 100)', ...issue({ csr: csr({ names: [dns('a.example.test'), ...many(100)] }) }), status: 400, code: 'policy_violation', field: '/body/sans/dns' },
+  { name: 'csr: two subjectAltName extensions (the first was dropped)', ...issue({ csr: csr({ names: [dns('a.example.test')], moreNames: [dns('b.example.test')] }) }), status: 400, code: 'bad_csr', field: '/body/csr' },
   { name: 'csr: trailing bytes after the DER', ...issue({ csr: csr({ trailing: Buffer.from([0x05, 0x00]) }) }), status: 400, code: 'bad_csr' },
   // Body subjects and SANs.
   { name: 'body: CN with a BEL and a right-to-left override', ...issue(named('x\u0007\u202Ey'), 'hv-loose'), status: 400, code: 'validation_failed', field: '/body/subject/commonName' },
