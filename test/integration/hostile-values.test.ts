@@ -158,6 +158,8 @@ const CASES: Case[] = [
   { name: 'revokeCertificate: invalidityDate on a leap second', method: 'POST', path: (c) => `/api/v1/certificates/${c.certId}/revoke`, body: { reason: 'keyCompromise', invalidityDate: '2016-12-31T23:59:60Z' }, status: 400, code: 'bad_request', field: '/body/invalidityDate' },
   { name: 'issueCertificate: notAfter on a leap second', ...issue({ ...named('a.example.test'), notAfter: '2030-06-30T23:59:60Z' }), status: 400, code: 'bad_request', field: '/body/notAfter' },
   // Key import.
+  { name: 'createAuthority import: 300 copies of one root as its chain', method: 'POST', path: '/api/v1/authorities', body: (c: Ctx & { caPem?: string }) => ({ name: 'hv-copies', kind: 'import', certificatePem: c.caPem!.repeat(300) }), status: 400, code: 'bad_request', field: '/body/certificatePem' },
+  { name: 'createAuthority import: a root followed by itself', method: 'POST', path: '/api/v1/authorities', body: (c: Ctx & { caPem?: string }) => ({ name: 'hv-twice', kind: 'import', certificatePem: c.caPem!.repeat(2) }), status: 400, code: 'bad_request', field: '/body/certificatePem' },
   { name: 'createAuthority import: encrypted PKCS#8 claiming 2^31-1 PBKDF2 iterations', method: 'POST', path: '/api/v1/authorities', body: (c: Ctx & { caPem?: string }) => ({ name: 'hv-bomb', kind: 'import', certificatePem: c.caPem, privateKeyPem: pbes2Bomb(2n ** 31n - 1n), passphrase: 'x' }), status: 400, code: 'bad_key', field: '/body/privateKeyPem' },
 ];
 
