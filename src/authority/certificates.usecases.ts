@@ -5,6 +5,7 @@ import type { KeyObject } from 'node:crypto';
 import type { Principal, Services } from '../context.js';
 import { DomainError, badRequest, conflict, notFound, policyViolation } from '../errors.js';
 import { newId } from '../lib/ids.js';
+import { storedTime } from '../lib/clock.js';
 import * as certs from '../store/certificates.repository.js';
 import * as authorities from '../store/authorities.repository.js';
 import type { Page } from '../store/pagination.js';
@@ -148,13 +149,15 @@ export async function issueCertificate(svc: Services, principal: Principal | nul
   let validityDays = input.validityDays ?? policy.defaultValidityDays;
   let notAfter = new Date(now.getTime() + validityDays * DAY);
   if (input.notAfter) {
-    notAfter = new Date(input.notAfter);
+    const t = storedTime(input.notAfter);
+    if (!t) throw badRequest('notAfter is not a time between years 0001 and 9999', [{ field: '/body/notAfter', message: 'out of range' }]);
+    notAfter = new Date(t);
     if (!(notAfter.getTime() > now.getTime())) throw badRequest('notAfter must be in the future', [{ field: '/body/notAfter', message: 'in the past' }]);
     validityDays = Math.ceil((notAfter.getTime() - now.getTime()) / DAY);
   }
   const violations = checkRequest(
     { ...policy, subject: policy.subject },
-    { subject: { ...subject, ...stripFixed(subject, policy.subject) }, sans, keyAlgorithm, keyDescription, serverKeyGeneration: !input.csr, validityDays },
+    { subject: { ...subject, ...stripFixed(subject, policy.subject) }, subjectField: input.subject ? '/body/subject' : '/body/csr', sans, keyAlgorithm, keyDescription, serverKeyGeneration: !input.csr, validityDays },
   );
   if (violations.length) throw policyViolation(`the request does not fit profile "${profileRow.name}"`, violations);
   Object.assign(subject, policy.subject);
@@ -294,7 +297,14 @@ export async function listCertificates(svc: Services, q: Omit<certs.CertificateQ
     return [l.slice(0, at), l.slice(at + 1)] as [string, string];
   });
   const now = svc.clock.now().toISOString();
-  const page = await certs.listCertificates(svc.db, { ...q, labels, serial: q.serial ? normaliseSerial(q.serial) : undefined, now });
+  const time = (field: 'expiresBefore' | 'expiresAfter') => {
+    const v = q[field];
+    if (v === undefined) return undefined;
+    const t = storedTime(v);
+    if (!t) throw badRequest(`${field} is not a time between years 0001 and 9999`, [{ field: `/query/${field}`, message: 'out of range' }]);
+    return t;
+  };
+  const page = await certs.listCertificates(svc.db, { ...q, labels, serial: q.serial ? normaliseSerial(q.serial) : undefined, now, expiresBefore: time('expiresBefore'), expiresAfter: time('expiresAfter') });
   return {
     items: page.items.map((r) => {
       const sans = JSON.parse(r.sans) as Sans;

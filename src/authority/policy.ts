@@ -37,11 +37,51 @@ export interface IssuanceRequest {
   keyAlgorithm: KeyAlgorithm | null;
   /** Describes an unsupported key (from a CSR) when keyAlgorithm is null. */
   keyDescription?: string;
+  /** Where the subject came from, for error pointers: `/body/subject` (default) or `/body/csr`. */
+  subjectField?: string;
   serverKeyGeneration: boolean;
   validityDays: number;
 }
 
 const DNS_LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/;
+const IA5_PRINTABLE = /^[\x21-\x7e]+$/;
+// [!-?A-~]: printable ASCII but '@'.
+const EMAIL = /^[!-?A-~]+@[!-?A-~]+\.[!-?A-~]+$/;
+/** SANs of one type in one certificate (the API's limit; a CSR is held to it too). */
+export const MAX_SANS_PER_TYPE = 100;
+
+/** RFC 5280 upper bounds (ub-common-name and friends), in characters. */
+export const SUBJECT_MAX_LENGTH: Readonly<Record<keyof IssuanceRequest['subject'], number>> = {
+  commonName: 64,
+  organization: 64,
+  organizationalUnit: 64,
+  locality: 128,
+  state: 128,
+  country: 2,
+};
+// Control characters (C0, DEL, C1), bidirectional overrides and isolates (a CN that reads
+// differently from what it is), and unpaired surrogates.
+const SUBJECT_FORBIDDEN = /[\p{Cc}\u200e\u200f\u202a-\u202e\u2066-\u2069\p{Cs}]/u;
+
+/**
+ * Problems with subject text, from the body or a CSR (where no schema applies): empty or
+ * blank values, values beyond the RFC 5280 upper bounds, control and bidi characters, and
+ * a country that is not two capital letters.
+ */
+export function subjectProblems(subject: Partial<Record<keyof IssuanceRequest['subject'], string>>, base: string): FieldError[] {
+  const v: FieldError[] = [];
+  for (const [f, max] of Object.entries(SUBJECT_MAX_LENGTH) as Array<[keyof IssuanceRequest['subject'], number]>) {
+    const value = subject[f];
+    if (value === undefined) continue;
+    const field = base === '/body/csr' ? base : `${base}/${f}`;
+    const length = [...value].length;
+    if (f === 'country' && !/^[A-Z]{2}$/.test(value)) v.push({ field, message: `${f} must be a two-letter ISO 3166 code in capitals` });
+    else if (value.trim() === '') v.push({ field, message: `${f} must not be empty or blank` });
+    else if (length > max) v.push({ field, message: `${f} is ${length} characters; at most ${max} (RFC 5280)` });
+    else if (SUBJECT_FORBIDDEN.test(value)) v.push({ field, message: `${f} contains a control or bidirectional-override character` });
+  }
+  return v;
+}
 
 export function normaliseDns(name: string): string {
   return name.trim().toLowerCase().replace(/\.$/, '');
@@ -94,7 +134,8 @@ export function checkRequest(p: ProfilePolicy, r: IssuanceRequest): FieldError[]
   // Step 2: validity.
   if (r.validityDays > p.maxValidityDays) v.push({ field: '/body/validityDays', message: `validity of ${r.validityDays} days exceeds the profile maximum of ${p.maxValidityDays}` });
   if (r.validityDays < 1) v.push({ field: '/body/validityDays', message: 'validity must be at least one day' });
-  // Step 3: subject.
+  // Step 3: subject: well-formed text (a CSR's subject has no schema to stop it), then the profile's rules.
+  v.push(...subjectProblems(r.subject, r.subjectField ?? '/body/subject'));
   for (const f of ['organization', 'organizationalUnit', 'country', 'locality', 'state'] as SubjectField[]) {
     const asked = r.subject[f];
     if (asked === undefined) continue;
@@ -114,18 +155,23 @@ export function checkRequest(p: ProfilePolicy, r: IssuanceRequest): FieldError[]
     if (!isIP(ip)) v.push({ field: `/body/sans/ip/${i}`, message: `"${ip}" is not an IP address` });
     else if (!p.allowedIpRanges.some((c) => ipInCidr(ip, c))) v.push({ field: `/body/sans/ip/${i}`, message: `${ip} is outside the profile's allowed IP ranges` });
   });
+  for (const type of ['dns', 'ip', 'email', 'uri'] as const) {
+    if (r.sans[type].length > MAX_SANS_PER_TYPE) v.push({ field: `/body/sans/${type}`, message: `${r.sans[type].length} names; at most ${MAX_SANS_PER_TYPE} per type` });
+  }
   r.sans.email.forEach((e, i) => {
-    if (!/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(e)) v.push({ field: `/body/sans/email/${i}`, message: `"${e}" is not an email address` });
+    // rfc822Name is an IA5String: printable ASCII, no spaces or control characters.
+    if (!EMAIL.test(e)) v.push({ field: `/body/sans/email/${i}`, message: `${JSON.stringify(e)} is not an email address in printable ASCII` });
     else if (!emailAllowed(e, p)) v.push({ field: `/body/sans/email/${i}`, message: `${e} is not allowed by the profile` });
   });
   r.sans.uri.forEach((u, i) => {
     let ok = false;
     try {
-      ok = Boolean(new URL(u).protocol);
+      // An IA5String too: an IRI must be sent percent-encoded (RFC 5280 4.2.1.6).
+      ok = IA5_PRINTABLE.test(u) && Boolean(new URL(u).protocol);
     } catch {
       ok = false;
     }
-    if (!ok) v.push({ field: `/body/sans/uri/${i}`, message: `"${u}" is not an absolute URI` });
+    if (!ok) v.push({ field: `/body/sans/uri/${i}`, message: `${JSON.stringify(u)} is not an absolute URI in printable ASCII` });
     else if (!uriAllowed(u, p)) v.push({ field: `/body/sans/uri/${i}`, message: `${u} is not allowed by the profile` });
   });
   const total = r.sans.dns.length + r.sans.ip.length + r.sans.email.length + r.sans.uri.length;
@@ -208,6 +254,7 @@ export function checkPolicy(p: ProfilePolicy): FieldError[] {
       v.push({ field: `/body/allowedDomains/${i}`, message: `"${d}" is a public suffix: a wildcard directly under it cannot be issued (CA/Browser Forum 3.2.2.6)` });
     }
   });
+  v.push(...subjectProblems(p.subject, '/body/subject'));
   if (p.defaultValidityDays > p.maxValidityDays) v.push({ field: '/body/defaultValidityDays', message: `default (${p.defaultValidityDays}) exceeds maximum (${p.maxValidityDays})` });
   return v;
 }

@@ -15,6 +15,7 @@ import { DomainError, type FieldError } from '../errors.js';
 import { listOperations, openapiDocument } from '../spec.js';
 import type { HandlerContext, HandlerMap, HandlerResult } from './handler.js';
 import { acceptedMediaTypes, mediaType, parseJson, readBody, requireAcceptedMediaType } from './body.js';
+import { unstorableText } from './text-guard.js';
 import { authenticate } from '../rights/sessions.usecases.js';
 import { recordAuditEvent } from '../rights/audit.usecases.js';
 import type { Permission } from '../auth/permissions.js';
@@ -91,7 +92,13 @@ export async function createDispatcher(svc: Services, handlers: HandlerMap): Pro
           if (!self) throw new DomainError('forbidden', `this operation needs the permission ${needed}`);
         }
       }
-      // Step 3: validate and coerce the input against the spec.
+      // Step 3: validate and coerce the input against the spec. Text no column can hold
+      // (NUL, lone surrogates) is refused first, whatever the field's schema; OCSP answers
+      // its own malformed requests in OCSP terms.
+      if (!operationId.startsWith('ocsp')) {
+        const bad = unstorableText(body, '/body', unstorableText(c.request.query, '/query', unstorableText(c.request.params, '/path')));
+        if (bad.length) throw new DomainError('validation_failed', 'the request contains text that cannot be stored', bad);
+      }
       const req = { ...c.request, body };
       const v = api.validator.validateRequest(req as any, op);
       if (!v.valid) throw new DomainError('validation_failed', 'the request does not match the API specification', ajvErrorsToFields(v.errors));

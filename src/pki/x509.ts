@@ -22,6 +22,7 @@ import * as x509 from '@peculiar/x509';
 import { DomainError, badCertificate, badCsr, badKey, type FieldError } from '../errors.js';
 import * as der from './der.js';
 import { pemDecodeAll, pemEncode } from './pem.js';
+import { decryptPkcs8 } from './pkcs8.js';
 import { ipInCidr, ipToBigInt, parseCidr, type KeyAlgorithm, type Sans, type Usage } from './names.js';
 
 x509.cryptoProvider.set(webcrypto as any);
@@ -100,6 +101,9 @@ export async function generateKeyPair(alg: KeyAlgorithm): Promise<{ privateKey: 
   }
 }
 
+/** The largest RSA key accepted (CSRs, imported keys). */
+export const MAX_RSA_BITS = 8192;
+
 /** The algorithm name of a key, or null with a description of why it is not acceptable. */
 export function keyAlgorithmOf(key: KeyObject): { algorithm: KeyAlgorithm | null; description: string; bits: number | null } {
   const t = key.asymmetricKeyType;
@@ -111,7 +115,13 @@ export function keyAlgorithmOf(key: KeyObject): { algorithm: KeyAlgorithm | null
   }
   if (t === 'rsa') {
     const bits = d.modulusLength ?? 0;
+    const e = d.publicExponent ?? 0n;
     if (bits < 2048) return { algorithm: null, description: `RSA ${bits}-bit is too weak (minimum 2048)`, bits };
+    // Beyond 8192 bits each signature costs the event loop too much, and Go's TLS refuses them.
+    if (bits > MAX_RSA_BITS) return { algorithm: null, description: `RSA ${bits}-bit is too large (maximum ${MAX_RSA_BITS})`, bits };
+    // e = 1 makes the "signature" the padded message itself: anyone can forge proof of
+    // possession, and the key protects nothing. CA/B BR 6.1.6: odd, 3 <= e < 2^256.
+    if (e < 3n || e % 2n === 0n || e >= 1n << 256n) return { algorithm: null, description: `RSA public exponent ${e > 1n << 64n ? 'of ' + e.toString(2).length + ' bits' : e} is not acceptable (odd, at least 3, below 2^256)`, bits };
     const alg = bits >= 4096 ? 'rsa-4096' : bits >= 3072 ? 'rsa-3072' : 'rsa-2048';
     return { algorithm: bits === 2048 || bits === 3072 || bits === 4096 ? alg : alg, description: `RSA ${bits}-bit`, bits };
   }
@@ -123,19 +133,26 @@ export function exportPrivateKeyPem(key: KeyObject): string {
   return key.export({ format: 'pem', type: 'pkcs8' }) as string;
 }
 
-/** PKCS#8 (optionally encrypted), SEC1 or PKCS#1 PEM. Bad input is a 400, never a crash. */
-export function parsePrivateKey(pem: string, passphrase?: string): KeyObject {
+/**
+ * PKCS#8 (optionally encrypted), SEC1 or PKCS#1 PEM. Bad input is a 400, never a crash.
+ * Encrypted PKCS#8 is decrypted with its (bounded) KDF off the event loop: see pkcs8.ts.
+ */
+export async function parsePrivateKey(pem: string, passphrase?: string): Promise<KeyObject> {
   if (/ENCRYPTED PRIVATE KEY/.test(pem) && !passphrase) throw new DomainError('bad_key', 'the private key is encrypted: give its passphrase', [{ field: '/body/passphrase', message: 'required for an encrypted key' }]);
   let key: KeyObject;
-  try {
-    key = createPrivateKey({ key: pem, format: 'pem', passphrase });
-  } catch (e) {
-    const msg = String((e as Error).message);
-    if (/bad decrypt|passphrase/i.test(msg)) throw new DomainError('bad_key', 'the passphrase does not decrypt the private key', [{ field: '/body/passphrase', message: 'wrong passphrase' }]);
-    throw badKey('privateKeyPem is not a readable PEM private key (PKCS#8, encrypted PKCS#8, SEC1 or PKCS#1)');
+  const encrypted = pemDecodeAll(pem, 'ENCRYPTED PRIVATE KEY');
+  if (encrypted.length) key = await decryptPkcs8(encrypted[0], passphrase!);
+  else {
+    try {
+      key = createPrivateKey({ key: pem, format: 'pem', passphrase });
+    } catch (e) {
+      const msg = String((e as Error).message);
+      if (/bad decrypt|passphrase/i.test(msg)) throw new DomainError('bad_key', 'the passphrase does not decrypt the private key', [{ field: '/body/passphrase', message: 'wrong passphrase' }]);
+      throw badKey('privateKeyPem is not a readable PEM private key (PKCS#8, encrypted PKCS#8, SEC1 or PKCS#1)');
+    }
   }
   const a = keyAlgorithmOf(key);
-  if (!a.algorithm) throw new DomainError('weak_key', `unsupported private key: ${a.description}`);
+  if (!a.algorithm) throw new DomainError('weak_key', `unsupported private key: ${a.description}`, [{ field: '/body/privateKeyPem', message: a.description }]);
   return key;
 }
 
@@ -520,13 +537,26 @@ function formatIpBytes(b: Buffer): string {
   return new URL(`http://[${groups}]`).hostname.slice(1, -1);
 }
 
-/** GeneralNames of a subjectAltName value: dNSName [2], iPAddress [7], rfc822Name [1], URI [6]. */
-function sansOf(v: Buffer | null): Sans {
+const GENERAL_NAME_TYPES = ['otherName', 'rfc822Name', 'dNSName', 'x400Address', 'directoryName', 'ediPartyName', 'uniformResourceIdentifier', 'iPAddress', 'registeredID'];
+
+/**
+ * GeneralNames of a subjectAltName value: dNSName [2], iPAddress [7], rfc822Name [1], URI [6].
+ * With `bad`, every name that would be dropped or altered (another type, an address of the
+ * wrong length, bytes outside printable ASCII, which 'ascii' decoding would silently change)
+ * is reported to it instead: a CSR gets exactly the names it asks for, or a 400.
+ */
+function sansOf(v: Buffer | null, bad?: (why: string) => void): Sans {
   const sans: Sans = { dns: [], ip: [], email: [], uri: [] };
   if (!v) return sans;
   for (const g of der.children(v, der.read(v))) {
     const body = der.content(v, g);
     const t = g.tag & 0x1f;
+    if (bad) {
+      const type = GENERAL_NAME_TYPES[t] ?? `[${t}]`;
+      if (![1, 2, 6, 7].includes(t)) bad(`${type} names are not supported`);
+      else if (t === 7 && body.length !== 4 && body.length !== 16) bad(`an iPAddress of ${body.length} bytes (must be 4 or 16)`);
+      else if (t !== 7 && body.some((b) => b < 0x21 || b > 0x7e)) bad(`a ${type} with bytes outside printable ASCII (IA5String; percent-encode or use A-labels)`);
+    }
     if (t === 2) sans.dns.push(body.toString('ascii'));
     else if (t === 7 && (body.length === 4 || body.length === 16)) sans.ip.push(formatIpBytes(body));
     else if (t === 1) sans.email.push(body.toString('ascii'));
@@ -586,8 +616,10 @@ export function parseCsr(text: string): ParsedCsr {
   let publicKey: KeyObject;
   let subject: Partial<Subject>;
   let sans: Sans | null = null;
+  const sanProblems: string[] = [];
   try {
-    const [info] = der.children(bytes, der.read(bytes));
+    // The whole input is the request: bytes after it are refused, not ignored.
+    const [info] = der.children(bytes, der.readWhole(bytes, 0x30, 'CertificationRequest'));
     const parts = der.children(bytes, info);
     publicKey = createPublicKey({ key: der.raw(bytes, parts[2]), format: 'der', type: 'spki' });
     subject = decodeSubject(bytes, parts[1]);
@@ -598,12 +630,16 @@ export function parseCsr(text: string): ParsedCsr {
       const [exts] = der.children(bytes, values);
       for (const e of der.children(bytes, exts)) {
         const f = der.children(bytes, e);
-        if (der.raw(bytes, f[0]).equals(SAN_OID)) sans = sansOf(der.content(bytes, f[f.length - 1]));
+        if (!der.raw(bytes, f[0]).equals(SAN_OID)) continue;
+        // A second subjectAltName replaced the first: its names were silently lost (RFC 5280 4.2: one instance).
+        if (sans) sanProblems.push('more than one subjectAltName extension');
+        sans = sansOf(der.content(bytes, f[f.length - 1]), (why) => sanProblems.push(why));
       }
     }
   } catch {
     throw badCsr('the csr is not a parseable PKCS#10 request');
   }
+  if (sanProblems.length) throw new DomainError('bad_csr', `the CSR's subjectAltName has names that cannot be issued as asked: ${sanProblems[0]}`, [...new Set(sanProblems)].slice(0, 20).map((message) => ({ field: '/body/csr', message })));
   // Step 3: the key, then the signature (proof of possession).
   const alg = keyAlgorithmOf(publicKey);
   if (!alg.algorithm) throw new DomainError('weak_key', `the CSR's key is not acceptable: ${alg.description}`, [{ field: '/body/csr', message: alg.description }]);

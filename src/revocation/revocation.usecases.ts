@@ -8,6 +8,7 @@
  */
 import type { Services } from '../context.js';
 import { DomainError, badRequest, conflict, notFound } from '../errors.js';
+import { storedTime } from '../lib/clock.js';
 import * as certs from '../store/certificates.repository.js';
 import * as authorities from '../store/authorities.repository.js';
 import * as repo from '../store/revocation.repository.js';
@@ -33,7 +34,11 @@ function resultOf(r: certs.CertificateRow, alreadyRevoked: boolean): RevocationR
 
 function checkInvalidityDate(svc: Services, at: string | undefined): string | null {
   if (!at) return null;
-  const d = new Date(at);
+  // Year 0000 and leap seconds pass the date-time format; a CRL cannot carry the one, JS
+  // cannot parse the other (a 500 before, and a year-0000 row then broke every CRL build).
+  const stored = storedTime(at);
+  if (!stored) throw badRequest('the invalidity date is not a time between years 0001 and 9999', [{ field: '/body/invalidityDate', message: 'out of range' }]);
+  const d = new Date(stored);
   if (d.getTime() > svc.clock.now().getTime() + 60_000) {
     throw badRequest('the invalidity date cannot be in the future', [{ field: '/body/invalidityDate', message: 'must not be in the future' }]);
   }

@@ -5,9 +5,18 @@ import type { Schemas } from '../spec.js';
 import { toAuditEvent } from './mappers.js';
 import { newId } from '../lib/ids.js';
 import { isDatabaseUnavailable } from '../store/db.js';
+import { storedTime } from '../lib/clock.js';
+import { badRequest } from '../errors.js';
 
 export async function listAuditEvents(svc: Services, q: audit.AuditQuery): Promise<Page<Schemas['AuditEvent']>> {
-  const page = await audit.listAuditEvents(svc.db, q);
+  const time = (field: 'since' | 'until') => {
+    const v = q[field];
+    if (v === undefined) return undefined;
+    const t = storedTime(v);
+    if (!t) throw badRequest(`${field} is not a time between years 0001 and 9999`, [{ field: `/query/${field}`, message: 'out of range' }]);
+    return t;
+  };
+  const page = await audit.listAuditEvents(svc.db, { ...q, since: time('since'), until: time('until') });
   return { items: page.items.map(toAuditEvent), nextCursor: page.nextCursor };
 }
 

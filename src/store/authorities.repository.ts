@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import type { Db } from './types.js';
 import type { AuthoritiesTable } from './schema.js';
-import { decodeCursor, toPage, type Page } from './pagination.js';
+import { decodeCursor, idFirst, toPage, type Page } from './pagination.js';
 
 export type AuthorityRow = AuthoritiesTable;
 
@@ -10,7 +10,7 @@ export async function insertAuthority(db: Db, a: AuthorityRow): Promise<void> {
 }
 
 export async function findAuthority(db: Db, idOrName: string): Promise<AuthorityRow | undefined> {
-  return db.selectFrom('authorities').selectAll().where((eb) => eb.or([eb('id', '=', idOrName), eb('name', '=', idOrName)])).executeTakeFirst();
+  return db.selectFrom('authorities').selectAll().where((eb) => eb.or([eb('id', '=', idOrName), eb('name', '=', idOrName)])).orderBy(idFirst(idOrName)).executeTakeFirst();
 }
 
 /** How far up a hierarchy the store looks (deeper chains are not created here). */

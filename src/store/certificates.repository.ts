@@ -90,7 +90,7 @@ export async function listCertificates(db: Db, q: CertificateQuery): Promise<Pag
     .orderBy(col, dir)
     .orderBy('id', dir)
     .limit(q.limit + 1);
-  const c = decodeCursor(q.cursor);
+  const c = decodeCursor(q.cursor, 'timestamp');
   if (c) {
     const v = String(c.sortValue);
     // A row-value comparison, not `col > v OR (col = v AND id > c)`: both engines seek the

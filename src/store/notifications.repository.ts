@@ -20,7 +20,7 @@ import type {
   NotificationEventsTable,
   NotificationRulesTable,
 } from './schema.js';
-import { decodeCursor, toPage, type Page } from './pagination.js';
+import { decodeCursor, idFirst, toPage, type Page } from './pagination.js';
 
 export const isPostgres = (db: Db): boolean => db.getExecutor().adapter instanceof PostgresAdapter;
 
@@ -80,7 +80,7 @@ export async function findChannel(db: Db, idOrName: string): Promise<ChannelRow 
     .selectFrom('notification_channels')
     .selectAll()
     .where((eb) => eb.or([eb('id', '=', idOrName), eb('name', '=', idOrName)]))
-    .orderBy('id')
+    .orderBy(idFirst(idOrName))
     .executeTakeFirst();
   return r && mapChannel(r);
 }
@@ -244,7 +244,7 @@ export async function findRule(db: Db, idOrName: string): Promise<RuleRow | unde
     .selectFrom('notification_rules')
     .selectAll()
     .where((eb) => eb.or([eb('id', '=', idOrName), eb('name', '=', idOrName)]))
-    .orderBy('id')
+    .orderBy(idFirst(idOrName))
     .executeTakeFirst();
   if (!r) return undefined;
   return mapRule(r, (await channelIdsOfRules(db, [r.id])).get(r.id) ?? []);

@@ -1,6 +1,6 @@
 import type { Db } from './types.js';
 import type { ProfilesTable } from './schema.js';
-import { decodeCursor, toPage, type Page } from './pagination.js';
+import { decodeCursor, idFirst, toPage, type Page } from './pagination.js';
 
 export type ProfileRow = ProfilesTable;
 
@@ -9,7 +9,7 @@ export async function insertProfile(db: Db, p: ProfileRow): Promise<void> {
 }
 
 export async function findProfile(db: Db, idOrName: string): Promise<ProfileRow | undefined> {
-  return db.selectFrom('profiles').selectAll().where((eb) => eb.or([eb('id', '=', idOrName), eb('name', '=', idOrName)])).executeTakeFirst();
+  return db.selectFrom('profiles').selectAll().where((eb) => eb.or([eb('id', '=', idOrName), eb('name', '=', idOrName)])).orderBy(idFirst(idOrName)).executeTakeFirst();
 }
 
 export async function listProfiles(db: Db, q: { limit: number; cursor?: string; authorityId?: string }): Promise<Page<ProfileRow>> {

@@ -1,6 +1,6 @@
 import type { Db } from './types.js';
 import type { RolesTable } from './schema.js';
-import { decodeCursor, toPage, type Page } from './pagination.js';
+import { decodeCursor, idFirst, toPage, type Page } from './pagination.js';
 
 export interface RoleRow {
   id: string;
@@ -25,7 +25,7 @@ export function mapRole(r: RolesTable): RoleRow {
 }
 
 export async function findRole(db: Db, idOrName: string): Promise<RoleRow | undefined> {
-  const r = await db.selectFrom('roles').selectAll().where((eb) => eb.or([eb('id', '=', idOrName), eb('name', '=', idOrName)])).executeTakeFirst();
+  const r = await db.selectFrom('roles').selectAll().where((eb) => eb.or([eb('id', '=', idOrName), eb('name', '=', idOrName)])).orderBy(idFirst(idOrName)).executeTakeFirst();
   return r && mapRole(r);
 }
 
@@ -36,7 +36,7 @@ export async function findRolesByNames(db: Db, names: string[]): Promise<RoleRow
 }
 
 export async function listRoles(db: Db, q: { limit: number; cursor?: string }): Promise<Page<RoleRow>> {
-  const c = decodeCursor(q.cursor);
+  const c = decodeCursor(q.cursor, 'text');
   let query = db.selectFrom('roles').selectAll().orderBy('name').orderBy('id').limit(q.limit + 1);
   if (c) query = query.where((eb) => eb.or([eb('name', '>', String(c.sortValue)), eb.and([eb('name', '=', String(c.sortValue)), eb('id', '>', c.id)])]));
   const rows = await query.execute();

@@ -1529,7 +1529,7 @@ export type components = {
             items: components["schemas"]["Role"][];
             nextCursor: components["schemas"]["NextCursor"];
         };
-        /** @description Lower-case letters, digits, `_`, `.` and `-`. */
+        /** @description Lower-case letters, digits, `_`, `.` and `-`; not the shape of an id (a UUID). */
         RoleName: string;
         RoleCreate: {
             name: components["schemas"]["RoleName"];
@@ -1684,7 +1684,7 @@ export type components = {
             items: components["schemas"]["Authority"][];
             nextCursor: components["schemas"]["NextCursor"];
         };
-        /** @description Distinguished-name fields, written in the order C, ST, L, O, OU, CN. */
+        /** @description Distinguished-name fields, written in the order C, ST, L, O, OU, CN. Values are not blank and carry no control or bidirectional-override characters; the same rules and lengths (RFC 5280 upper bounds) apply to the subject of a CSR. */
         SubjectName: {
             commonName: string;
             organization?: string;
@@ -1700,6 +1700,7 @@ export type components = {
          */
         KeyAlgorithm: "ecdsa-p256" | "ecdsa-p384" | "rsa-2048" | "rsa-3072" | "rsa-4096" | "ed25519";
         AuthorityCreate: {
+            /** @description Not the shape of an id (a UUID), so a reference by id or name is never ambiguous; no leading or trailing spaces, control or format characters. */
             name: string;
             kind: components["schemas"]["AuthorityKind"];
             subject?: components["schemas"]["SubjectName"];
@@ -1717,6 +1718,7 @@ export type components = {
             passphrase?: string;
         };
         AuthorityUpdate: {
+            /** @description Not the shape of an id (a UUID), so a reference by id or name is never ambiguous; no leading or trailing spaces, control or format characters. */
             name?: string;
             description?: string;
             /** @description A disabled CA issues nothing until enabled again. */
@@ -1762,6 +1764,7 @@ export type components = {
             nextCursor: components["schemas"]["NextCursor"];
         };
         ProfileCreate: {
+            /** @description Not the shape of an id (a UUID), so a reference by id or name is never ambiguous. */
             name: string;
             description?: string;
             /** @description Id or name of the issuing CA. */
@@ -1854,10 +1857,13 @@ export type components = {
             items: components["schemas"]["CertificateSummary"][];
             nextCursor: components["schemas"]["NextCursor"];
         };
+        /** @description At most 100 names of each type, from the body or from a CSR. */
         Sans: {
             dns?: string[];
             ip?: string[];
+            /** @description Mailboxes in printable ASCII (rfc822Name is an IA5String). */
             email?: string[];
+            /** @description Absolute URIs in printable ASCII (an IA5String; percent-encode other characters). */
             uri?: string[];
         };
         /** @description Free key/value metadata (e.g. `team: payments`), searchable with `label=team:payments`. */
@@ -2126,6 +2132,7 @@ export type components = {
             to: string[];
         };
         ChannelCreate: {
+            /** @description Not the shape of an id (a UUID), so a reference by id or name is never ambiguous; no leading or trailing spaces, control or format characters. */
             name: string;
             type: components["schemas"]["ChannelType"];
             /** @description Per-type configuration; see the Discord/Slack/Teams (`{url}`), webhook (`{url, secret?}`) and email shapes. */
@@ -2138,6 +2145,7 @@ export type components = {
             secret?: string;
         };
         ChannelUpdate: {
+            /** @description Not the shape of an id (a UUID), so a reference by id or name is never ambiguous; no leading or trailing spaces, control or format characters. */
             name?: string;
             config?: components["schemas"]["UrlChannelConfig"] | components["schemas"]["WebhookChannelConfig"] | components["schemas"]["EmailChannelConfig"];
             enabled?: boolean;
@@ -2178,6 +2186,7 @@ export type components = {
             nextCursor: components["schemas"]["NextCursor"];
         };
         RuleCreate: {
+            /** @description Not the shape of an id (a UUID), so a reference by id or name is never ambiguous; no leading or trailing spaces, control or format characters. */
             name: string;
             channelIds: string[];
             /**
@@ -2197,6 +2206,7 @@ export type components = {
             enabled?: boolean;
         };
         RuleUpdate: {
+            /** @description Not the shape of an id (a UUID), so a reference by id or name is never ambiguous; no leading or trailing spaces, control or format characters. */
             name?: string;
             channelIds?: string[];
             thresholdsDays?: number[];
