@@ -52,3 +52,13 @@ output "nat_public_ips" {
   description = "Addresses Certa's outbound traffic (webhooks, verifyEndpoint) comes from."
   value       = module.network.nat_public_ips
 }
+
+output "bastion_instance_id" {
+  description = "Target of `aws ssm start-session` for port forwarding to Aurora (null without a bastion)."
+  value       = one(module.bastion[*].instance_id)
+}
+
+output "bastion_access_policy_arn" {
+  description = "IAM policy to attach to operators who may open port-forwarding sessions (null without a bastion)."
+  value       = one(module.bastion[*].access_policy_arn)
+}

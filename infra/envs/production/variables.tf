@@ -64,3 +64,9 @@ variable "alarm_topic_arn" {
   type        = string
   default     = null
 }
+
+variable "enable_bastion" {
+  description = "Bastion for port forwarding to Aurora through SSM Session Manager (off in production until a migration or an incident needs it)."
+  type        = bool
+  default     = false
+}

@@ -64,3 +64,9 @@ variable "alarm_topic_arn" {
   type        = string
   default     = null
 }
+
+variable "enable_bastion" {
+  description = "Bastion for port forwarding to Aurora through SSM Session Manager (on in staging)."
+  type        = bool
+  default     = true
+}
