@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Apply exactly the plan plan.sh saved for one environment (OpenTofu refuses a plan whose
 # state has moved on since: plan again), then wait for ECS to settle and write the
-# environment's URL for GitLab (deploy.env, a dotenv report).
+# environment's host for GitLab's environment URL (deploy.env, a dotenv report).
 #
 #   infra/scripts/apply.sh <staging|production>
 #
@@ -27,5 +27,9 @@ tofu apply -input=false tfplan
 aws ecs wait services-stable --region "$AWS_REGION" \
   --cluster "$(tofu output -raw ecs_cluster_name)" \
   --services "$(tofu output -raw ecs_service_name)"
-printf 'ENVIRONMENT_URL=%s\n' "$(tofu output -raw public_url)" > "$(dirname "$0")/../../deploy.env"
+# The environment's link in GitLab: the API over HTTPS on the host of public_url (which
+# is often http:// for the CRL and OCSP URLs written into certificates).
+host="$(tofu output -raw public_url)"
+host="${host#*://}"
+printf 'ENVIRONMENT_HOST=%s\n' "${host%%/*}" > "$(dirname "$0")/../../deploy.env"
 echo "$env_name applied"

@@ -48,7 +48,11 @@ else
 fi
 echo "planning $env_name with $image"
 
-tofu plan -input=false -out=tfplan -var "image=$image"
+# A review plan must not take the state lock (merge-request pipelines run with a
+# developer's job token, which may read the state but not lock it).
+lock="-lock=true"
+if [ "${PLAN_ONLY:-false}" = "true" ]; then lock="-lock=false"; fi
+tofu plan -input=false -out=tfplan "$lock" -var "image=$image"
 tofu show -no-color tfplan > "$dir/tfplan.txt"
 # GitLab's Terraform report: {"create": n, "update": n, "delete": n}.
 tofu show -json tfplan | jq '[.resource_changes[]?.change.actions] | {
