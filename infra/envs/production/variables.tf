@@ -15,7 +15,7 @@ variable "aws_account_id" {
 }
 
 variable "image" {
-  description = "Container image to run, pinned by digest (set by infra/scripts/deploy.sh)."
+  description = "Container image to run, pinned by digest (set by infra/scripts/plan.sh)."
   type        = string
 }
 

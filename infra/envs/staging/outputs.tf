@@ -9,7 +9,7 @@ output "load_balancer_dns_name" {
 }
 
 output "ecr_repository_url" {
-  description = "ECR repository of this environment (infra/scripts/deploy.sh copies images here)."
+  description = "ECR repository of this environment (infra/scripts/plan.sh copies images here)."
   value       = module.service.ecr_repository_url
 }
 
