@@ -2,7 +2,9 @@
  * .gitlab-ci.yml: valid against GitLab's own JSON schema, and coherent in the ways the
  * schema cannot see (every job runs something, stages/needs/extends/!reference point at
  * things that exist), plus the pipeline's contract: PostgreSQL for the tests, Node 24,
- * no Docker daemon, Pages from public/, production deployed by hand from main only.
+ * no Docker daemon, Pages from public/, GitLab's security scanners and npm audit, tofu
+ * from a pinned image, plan before apply (the plan shown in the merge request, applied
+ * exactly, production by hand after staging), nothing read from a private repository.
  *
  * The schema is GitLab's own, kept in the repository (test/fixtures/gitlab-ci/, with its
  * provenance and licence in the README there).
@@ -65,6 +67,10 @@ function resolveJob(name: string, seen: string[] = []): Record<string, any> {
 }
 
 const jobs = new Map(jobNames.map((n) => [n, resolveJob(n)]));
+
+/** Jobs defined by an included GitLab template and only adjusted here (stage, rules, variables). */
+const TEMPLATE_JOBS: Record<string, string> = { container_scanning: 'Jobs/Container-Scanning.gitlab-ci.yml' };
+const includedTemplates = ([] as any[]).concat(config.include ?? []).map((i) => (typeof i === 'string' ? i : i.template)).filter(Boolean);
 
 /** Script lines, with `!reference` entries replaced by what they point at. */
 function lines(script: unknown): string[] {
@@ -156,8 +162,13 @@ describe('pipeline coherence', () => {
     for (const [name, job] of jobs) expect(job.only ?? job.except, name).toBeUndefined();
   });
 
-  it.each(jobNames)('job %s runs something (script or trigger)', (name) => {
+  it.each(jobNames)('job %s runs something (script or trigger), or adjusts a job of an included template', (name) => {
     const job = jobs.get(name)!;
+    if (name in TEMPLATE_JOBS) {
+      expect(includedTemplates, name).toContain(TEMPLATE_JOBS[name]);
+      expect(job.script, `${name} keeps the template's script`).toBeUndefined();
+      return;
+    }
     expect(lines(job.script).length > 0 || job.trigger !== undefined, name).toBe(true);
   });
 
@@ -232,12 +243,14 @@ describe('pipeline contract', () => {
     expect(pg.variables?.POSTGRES_HOST_AUTH_METHOD ?? job.variables.POSTGRES_HOST_AUTH_METHOD).toBe('trust');
   });
 
-  it('limbo: scores the x509-limbo vectors from a path variable, keeps the result, never blocks', () => {
+  it('limbo: scores the x509-limbo vectors kept in the repository, keeps the result, never blocks', () => {
     const job = jobs.get('limbo')!;
     const script = allScript(job);
     const m = /npm run limbo -- "?\$\{?([A-Z_]+)\}?"? limbo-results\.json/.exec(script);
     expect(m, script).not.toBeNull();
-    expect(expand(`$${m![1]}`, job)).toMatch(/x509-limbo\/limbo\.json$/);
+    const vectors = expand(`$${m![1]}`, job);
+    expect(vectors).toMatch(/^test\/fixtures\/limbo\/.+\.json$/);
+    expect(existsSync(join(root, vectors)), vectors).toBe(true);
     expect(job.artifacts.paths).toContain('limbo-results.json');
     const tolerant = job.allow_failure === true || (job.rules ?? []).every((r: any) => r.when === 'never' || r.allow_failure === true);
     expect(tolerant).toBe(true);
@@ -277,8 +290,78 @@ describe('pipeline contract', () => {
     expect(tofuJobs.every(([, j]) => j.stage === 'lint')).toBe(true);
   });
 
-  it('deploy:production: manual, default branch only, applies infra/envs/production', () => {
-    const job = jobs.get('deploy:production')!;
+  it('nothing needs a private repository or variable to test: no CERTA_SHARED_*, no ../shared', () => {
+    expect(source).not.toMatch(/CERTA_SHARED|\.\.\/shared/);
+    const test = jobs.get('test')!;
+    expect(JSON.stringify(test.rules ?? [])).not.toMatch(/\$[A-Z]/);
+  });
+
+  it('GitLab\'s SAST, Secret Detection, Dependency Scanning and Container Scanning templates are included', () => {
+    for (const t of ['Jobs/SAST.gitlab-ci.yml', 'Jobs/Secret-Detection.gitlab-ci.yml', 'Jobs/Dependency-Scanning.gitlab-ci.yml', 'Jobs/Container-Scanning.gitlab-ci.yml']) {
+      expect(includedTemplates).toContain(t);
+    }
+    // The image is scanned where it was pushed, after it was built.
+    const cs = jobs.get('container_scanning')!;
+    expect(expand(cs.variables.CS_IMAGE, cs)).toBe('$CI_REGISTRY_IMAGE:$CI_COMMIT_SHA');
+    expect(cs.needs.map((n: any) => n.job ?? n)).toContain('container-image');
+    const pushes = jobs.get('container-image')!.rules.filter((r: any) => r.variables?.PUSH === 'true').map((r: any) => r.if);
+    expect(cs.rules.map((r: any) => r.if).sort()).toEqual(pushes.sort());
+  });
+
+  it('npm audit of the runtime dependencies fails on high and critical, unless a waiver is recorded', () => {
+    const job = jobs.get('audit:npm')!;
+    expect(allScript(job)).toMatch(/npm audit --omit=dev --audit-level=high\b/);
+    const waiver = job.rules.find((r: any) => /NPM_AUDIT_WAIVER/.test(r.if ?? ''));
+    expect(waiver?.allow_failure).toBe(true);
+    expect(job.allow_failure).toBeUndefined();
+  });
+
+  it('tofu comes from a pinned image, never from a script downloaded at job time', () => {
+    expect(source).not.toMatch(/curl[^\n]*\|\s*(ba)?sh|install-opentofu\.sh/);
+    const tofuJobs = [...jobs].filter(([, j]) => /\btofu\b|infra\/scripts\/(plan|apply)\.sh/.test(allScript(j)));
+    expect(tofuJobs.length).toBeGreaterThan(4);
+    for (const [name, job] of tofuJobs) {
+      const image = imageOf(job);
+      expect(image, name).toMatch(/opentofu[^:]*:\d+\.\d+\.\d+-opentofu\d+\.\d+\.\d+|@sha256:[0-9a-f]{64}$/);
+      expect(allScript(job), name).not.toMatch(/apt-get install[^\n]*\btofu\b/);
+    }
+  });
+
+  it('merge requests get a plan with GitLab\'s Terraform report; it is never applied', () => {
+    const job = jobs.get('plan:review')!;
+    expect(job.stage).toBe('deploy');
+    expect(rulesMention(job, /\$CI_PIPELINE_SOURCE == "merge_request_event"/)).toBe(true);
+    expect(job.variables.PLAN_ONLY).toBe('true');
+    expect(job.artifacts.reports.terraform).toMatch(/tfplan\.json$/);
+    expect(allScript(job)).toMatch(/infra\/scripts\/plan\.sh "\$DEPLOY_ENV"/);
+    for (const [name, j] of jobs) for (const n of j.needs ?? []) expect(n.job ?? n, name).not.toBe('plan:review');
+  });
+
+  it.each(['staging', 'production'])('%s: a plan job saves the plan, its apply job applies exactly that file', (env) => {
+    const plan = jobs.get(`plan:${env}`)!;
+    const apply = jobs.get(`apply:${env}`)!;
+    expect(expand('$DEPLOY_ENV', plan)).toBe(env);
+    expect(expand('$DEPLOY_ENV', apply)).toBe(env);
+    expect(plan.artifacts.paths).toContain('infra/envs/*/tfplan');
+    expect(plan.artifacts.paths).toContain('infra/envs/*/.terraform.lock.hcl');
+    expect(plan.artifacts.reports.terraform).toMatch(/tfplan\.json$/);
+    expect(plan.artifacts.access).toBe('developer');
+    expect(apply.needs).toContainEqual({ job: `plan:${env}`, artifacts: true });
+    expect(allScript(apply)).toMatch(/infra\/scripts\/apply\.sh "\$DEPLOY_ENV"/);
+    expect(allScript(apply)).not.toMatch(/plan\.sh|tofu plan/);
+    // Environments with URLs (from the apply's dotenv report) and one change at a time.
+    expect(apply.environment.name).toBe(env);
+    expect(apply.environment.url).toBe('https://$ENVIRONMENT_HOST');
+    expect(apply.artifacts.reports.dotenv).toBe('deploy.env');
+    expect(readFileSync(join(root, 'infra/scripts/apply.sh'), 'utf8')).toMatch(/ENVIRONMENT_HOST=/);
+    expect(apply.resource_group).toBe(env);
+    expect(apply.id_tokens?.AWS_ID_TOKEN?.aud).toBe('sts.amazonaws.com');
+    expect(plan.environment).toEqual({ name: env, action: 'prepare' });
+    expect(apply.interruptible).toBe(false);
+  });
+
+  it('apply:production: manual, default branch only, after staging applied', () => {
+    const job = jobs.get('apply:production')!;
     expect(job.stage).toBe('deploy');
     const rules = job.rules as any[];
     expect(rules.length).toBeGreaterThan(0);
@@ -287,20 +370,15 @@ describe('pipeline contract', () => {
       expect(r.when).toBe('manual');
       expect(r.if).toMatch(/\$CI_COMMIT_BRANCH == \$CI_DEFAULT_BRANCH/);
     }
-    expect(job.environment?.name ?? job.environment).toBe('production');
-    expect(job.resource_group).toBe('production');
-    const script = allScript(job);
-    const env = expand('$DEPLOY_ENV', job);
-    expect(env).toBe('production');
-    if (/infra\/scripts\/deploy\.sh/.test(script)) {
-      const deploy = readFileSync(join(root, 'infra/scripts/deploy.sh'), 'utf8');
-      expect(deploy).toMatch(/envs\/\$env_name/);
-      expect(deploy).toMatch(/\btofu apply\b/);
-    } else {
-      expect(script).toMatch(/tofu[^\n]*infra\/envs\/production[^\n]*apply|cd infra\/envs\/production[\s\S]*tofu apply/);
-    }
+    const needs = (job.needs as any[]).map((n) => n.job ?? n);
+    expect(needs).toEqual(expect.arrayContaining(['plan:production', 'apply:staging']));
+    // Production is planned only after staging applied, under the same conditions.
+    const plan = jobs.get('plan:production')!;
+    expect(plan.needs.map((n: any) => n.job ?? n)).toContain('apply:staging');
+    expect(JSON.stringify(plan.rules.map((r: any) => r.if))).toBe(JSON.stringify(jobs.get('apply:staging')!.rules.map((r: any) => r.if)));
+    expect(JSON.stringify(job.rules.map((r: any) => r.if))).toBe(JSON.stringify(plan.rules.map((r: any) => r.if)));
+    expect(job.environment.deployment_tier).toBe('production');
     // AWS access through OIDC, not static keys.
-    expect(job.id_tokens?.AWS_ID_TOKEN?.aud).toBe('sts.amazonaws.com');
     expect(source).not.toMatch(/AWS_SECRET_ACCESS_KEY|AKIA[0-9A-Z]{16}/);
   });
 });

@@ -1,8 +1,12 @@
 /**
  * Static checks of the OpenTofu code in infra/ (no tofu binary, no provider download):
  * declarations match their uses, modules are called with what they declare, nothing
- * secret is written in the code, and the infrastructure agrees with the service's
- * contracts (configuration variables, health endpoints, public /pki/ paths).
+ * secret is written in the code, the infrastructure agrees with the service's contracts
+ * (configuration variables, health endpoints, public /pki/ paths), and the security
+ * posture holds: no public address on tasks, database or bastion; no ingress from the
+ * world except the load balancer's listeners; no SSH anywhere (SSM Session Manager);
+ * IMDSv2; encryption of logs, buckets, volumes, secrets and the database with explicit
+ * KMS key policies; VPC endpoints for the AWS APIs; the SQLite/Litestream variant.
  */
 import { describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
@@ -22,6 +26,10 @@ const dirs = new Map<string, HclDir>([
 const ofType = (d: HclDir, type: string) => d.blocks.filter((b) => b.type === type);
 const named = (d: HclDir, type: string) => new Set(ofType(d, type).map((b) => b.labels[0]));
 const where = (b: Block) => `${relative(root, b.file)}:${b.line}`;
+const resources = (d: HclDir, type: string) => ofType(d, 'resource').filter((b) => b.labels[0] === type);
+const nested = (b: Block, type: string) => blocks(b.body, b.file, b.masked).filter((x) => x.type === type);
+const allResources = (type: string) => [...dirs.values()].flatMap((d) => resources(d, type));
+const scripts = readdirSync(join(infra, 'scripts')).map((f) => join(infra, 'scripts', f));
 
 /** Configuration variables the service actually reads. */
 function serviceEnvVars(): Set<string> {
@@ -36,8 +44,8 @@ function tfFiles(dir: string): string[] {
 }
 
 describe('infra layout', () => {
-  it('has the network, database and service modules and the production and staging environments', () => {
-    expect(moduleNames).toEqual(expect.arrayContaining(['network', 'database', 'service']));
+  it('has the network, database, service and bastion modules and the production and staging environments', () => {
+    expect(moduleNames).toEqual(expect.arrayContaining(['network', 'database', 'service', 'bastion']));
     expect(envNames).toEqual(expect.arrayContaining(['production', 'staging']));
   });
 
@@ -60,26 +68,27 @@ describe('infra layout', () => {
     }
   });
 
-  it.each(envNames)('envs/%s keeps encrypted state in S3 with a key of its own and locking', (env) => {
+  it.each(envNames)('envs/%s keeps its state in GitLab (http backend, nothing in the code)', (env) => {
     const d = dirs.get(`envs/${env}`)!;
     const tf = ofType(d, 'terraform')[0];
     const backend = blocks(tf.body, tf.file, tf.masked).find((b) => b.type === 'backend');
-    expect(backend?.labels).toEqual(['s3']);
-    const attrs = attributes(backend!);
-    expect(attrs.get('encrypt')).toBe('true');
-    expect(attrs.get('key')).toContain(env);
-    // Locking: configured in the block, or passed at init by the deploy script.
-    const deploy = readFileSync(join(infra, 'scripts/deploy.sh'), 'utf8');
-    const locked = attrs.has('dynamodb_table') || attrs.get('use_lockfile') === 'true' || /-backend-config="?dynamodb_table=/.test(deploy);
-    expect(locked).toBe(true);
+    expect(backend?.labels).toEqual(['http']);
+    // Address and credentials come from TF_HTTP_* at init, never from the code.
+    expect(backend!.body.trim()).toBe('');
   });
 
-  it('state keys differ between environments', () => {
-    const keys = envNames.map((e) => {
-      const tf = ofType(dirs.get(`envs/${e}`)!, 'terraform')[0];
-      return attributes(blocks(tf.body, tf.file, tf.masked).find((b) => b.type === 'backend')!).get('key');
-    });
-    expect(new Set(keys).size).toBe(keys.length);
+  it('the state of each environment is its own GitLab state, locked, authenticated by the job token', () => {
+    const backend = readFileSync(join(infra, 'scripts/backend.sh'), 'utf8');
+    expect(backend).toMatch(/\$CI_API_V4_URL\/projects\/\$CI_PROJECT_ID\/terraform\/state\/\$\{TF_STATE_NAME:-\$env_name\}/);
+    expect(backend).toMatch(/TF_HTTP_LOCK_ADDRESS=.*\/lock/);
+    expect(backend).toMatch(/TF_HTTP_LOCK_METHOD=POST/);
+    expect(backend).toMatch(/TF_HTTP_UNLOCK_METHOD=DELETE/);
+    expect(backend).toMatch(/TF_HTTP_PASSWORD=.*CI_JOB_TOKEN/);
+    for (const script of ['plan.sh', 'apply.sh']) {
+      const src = readFileSync(join(infra, 'scripts', script), 'utf8');
+      expect(src, script).toMatch(/envs\/\$env_name/);
+      expect(src, script).toMatch(/\. "\$\(dirname "\$0"\)\/backend\.sh"/);
+    }
   });
 });
 
@@ -208,21 +217,34 @@ describe('environments compose the modules', () => {
     });
   }
 
-  it('the deploy script reads outputs every environment declares', () => {
-    const deploy = readFileSync(join(infra, 'scripts/deploy.sh'), 'utf8');
-    const wanted = refs(deploy, /output -raw ([a-z_]+)/g);
+  it('the plan and apply scripts read outputs every environment declares', () => {
+    const wanted = refs(scripts.map((f) => readFileSync(f, 'utf8')).join('\n'), /output -raw ([a-z_]+)/g);
     expect(wanted.size).toBeGreaterThan(0);
     for (const env of envNames) expect([...wanted].filter((o) => !named(dirs.get(`envs/${env}`)!, 'output').has(o)), env).toEqual([]);
   });
 
-  it('the deploy script is valid bash', () => {
-    execFileSync('bash', ['-n', join(infra, 'scripts/deploy.sh')]);
-    expect(statSync(join(infra, 'scripts/deploy.sh')).mode & 0o111).not.toBe(0);
+  it.each(['plan.sh', 'apply.sh', 'backend.sh'])('scripts/%s is valid bash (plan.sh and apply.sh executable)', (name) => {
+    execFileSync('bash', ['-n', join(infra, 'scripts', name)]);
+    if (name !== 'backend.sh') expect(statSync(join(infra, 'scripts', name)).mode & 0o111).not.toBe(0);
+  });
+
+  it('apply.sh applies the saved plan file and nothing else; plan.sh saves it with the report GitLab shows', () => {
+    const apply = readFileSync(join(infra, 'scripts/apply.sh'), 'utf8');
+    const applies = apply.split('\n').filter((l) => /\btofu apply\b/.test(l));
+    expect(applies).toEqual(['tofu apply -input=false tfplan']);
+    expect(apply).not.toMatch(/auto-approve|tofu plan/);
+    const plan = readFileSync(join(infra, 'scripts/plan.sh'), 'utf8');
+    expect(plan).toMatch(/tofu plan -input=false -out=tfplan /);
+    expect(plan).toMatch(/tofu show -json tfplan \| jq/);
+    expect(plan).toMatch(/create:[\s\S]*update:[\s\S]*delete:/);
+    // The only apply in plan.sh is the first deployment's ECR repository, targeted.
+    for (const l of plan.split('\n').filter((x) => /\btofu apply\b/.test(x))) expect(l).toMatch(/-target=module\.service\.aws_ecr_repository\.this|\\$/);
+    expect(plan).toMatch(/-target=module\.service\.aws_ecr_repository\.this/);
   });
 });
 
 describe('no secrets in the code', () => {
-  const files = [...tfFiles(infra), ...readdirSync(join(infra, 'scripts')).map((f) => join(infra, 'scripts', f))];
+  const files = [...tfFiles(infra), ...scripts];
 
   it.each(files.map((f) => [relative(root, f), f]))('%s holds no credentials', (_name, file) => {
     const src = readFileSync(file, 'utf8');
@@ -230,7 +252,7 @@ describe('no secrets in the code', () => {
     expect(src).not.toMatch(/-----BEGIN [A-Z ]*PRIVATE KEY-----/);
     expect(src).not.toMatch(/aws_secret_access_key|secret_key\s*=/i);
     // A literal string assigned to a secret-looking attribute.
-    expect(src).not.toMatch(/^\s*[a-z_]*(password|secret_string|token|private_key)[a-z_]*\s*=\s*"[^"$]+"/im);
+    expect(src).not.toMatch(/^\s*(?!http_tokens\b)[a-z_]*(password|secret_string|token|private_key)[a-z_]*\s*=\s*"[^"$]+"/im);
     expect(src).not.toMatch(/aws_secretsmanager_secret_version|random_password/);
   });
 
@@ -266,7 +288,7 @@ describe('no secrets in the code', () => {
     }
     expect(locals.get('secrets')).toMatch(/CERTA_MASTER_KEY/);
     // The URL built in the module carries no credentials (they come as PGUSER/PGPASSWORD).
-    expect(locals.get('database_url')).toMatch(/^"postgres:\/\/\$\{var\.database_host\}/);
+    expect(locals.get('database_url')).toMatch(/^local\.postgres \? "postgres:\/\/\$\{var\.database_host\}/);
     expect(locals.get('database_credential_secrets')).toMatch(/PGPASSWORD\s*=\s*"\$\{var\.database_secret_arn\}:password::"/);
   });
 });
@@ -280,7 +302,7 @@ describe('infra agrees with the service contracts', () => {
     const known = serviceEnvVars();
     expect(known.size).toBeGreaterThan(5);
     const used = new Set<string>();
-    for (const file of [...tfFiles(infra), join(infra, 'scripts/deploy.sh')]) {
+    for (const file of [...tfFiles(infra), ...scripts]) {
       for (const v of refs(readFileSync(file, 'utf8'), /\b(CERTA_[A-Z0-9_]+)\b/g)) used.add(v);
     }
     expect([...used].filter((v) => !known.has(v))).toEqual([]);
@@ -340,5 +362,263 @@ describe('infra agrees with the service contracts', () => {
     expect(attrs.get('certificate_arn')).toBe('var.certificate_arn');
     const policy = attributes(ofType(svc, 'variable').find((v) => v.labels[0] === 'ssl_policy')!).get('default');
     expect(policy).toMatch(/TLS13-1-2|TLS-1-2/);
+  });
+});
+
+describe('posture: no public addresses', () => {
+  it('tasks get no public IP', () => {
+    const services = allResources('aws_ecs_service');
+    expect(services.length).toBeGreaterThan(0);
+    for (const s of services) for (const nc of nested(s, 'network_configuration')) expect(attributes(nc).get('assign_public_ip'), where(s)).toBe('false');
+  });
+
+  it('database instances are not publicly accessible', () => {
+    const instances = allResources('aws_rds_cluster_instance');
+    expect(instances.length).toBeGreaterThan(0);
+    for (const i of instances) expect(attributes(i).get('publicly_accessible'), where(i)).toBe('false');
+  });
+
+  it('the bastion (every EC2 instance) gets no public IP', () => {
+    const instances = allResources('aws_instance');
+    expect(instances.length).toBeGreaterThan(0);
+    for (const i of instances) expect(attributes(i).get('associate_public_ip_address'), where(i)).toBe('false');
+    for (const s of allResources('aws_subnet')) expect(attributes(s).get('map_public_ip_on_launch') ?? 'false', where(s)).toBe('false');
+  });
+
+  it('the only Elastic IPs are the NAT gateways\'', () => {
+    expect(allResources('aws_eip').map((e) => e.labels[1])).toEqual(['nat']);
+  });
+});
+
+describe('posture: ingress', () => {
+  const ingress = [...dirs.values()].flatMap((d) => [
+    ...resources(d, 'aws_vpc_security_group_ingress_rule'),
+    ...resources(d, 'aws_security_group_rule').filter((r) => attributes(r).get('type') === '"ingress"'),
+  ]);
+
+  it('security groups declare no inline rules (every rule is a resource this test sees)', () => {
+    for (const sg of allResources('aws_security_group')) expect(nested(sg, 'ingress').concat(nested(sg, 'egress')), where(sg)).toEqual([]);
+  });
+
+  it('nothing is open to 0.0.0.0/0 or ::/0 except the load balancer listeners, and those only when an operator says so', () => {
+    expect(ingress.length).toBeGreaterThan(3);
+    for (const r of ingress) {
+      expect(r.body, where(r)).not.toMatch(/0\.0\.0\.0\/0|::\/0/);
+      const a = attributes(r);
+      const cidr = a.get('cidr_ipv4') ?? a.get('cidr_blocks') ?? a.get('cidr_ipv6') ?? a.get('ipv6_cidr_blocks');
+      if (!cidr) {
+        expect(a.get('referenced_security_group_id'), where(r)).toBeTruthy();
+        continue;
+      }
+      if (r.labels[1] === 'load_balancer') {
+        // The listeners: ports 80 and 443 from the configured ranges.
+        expect(r.body, where(r)).toMatch(/var\.ingress_cidr_blocks/);
+        expect(r.body, where(r)).toMatch(/\[80, 443\]/);
+      } else {
+        // Anything else from an address range: HTTPS from inside the VPC (the endpoints).
+        expect(cidr, where(r)).toMatch(/^aws_vpc\.this\.cidr_block$/);
+        expect([a.get('from_port'), a.get('to_port')], where(r)).toEqual(['443', '443']);
+      }
+    }
+  });
+
+  it('a world-open load balancer is never a default: ingress_cidr_blocks defaults to private ranges', () => {
+    for (const [name, d] of dirs) {
+      const v = ofType(d, 'variable').find((x) => x.labels[0] === 'ingress_cidr_blocks');
+      if (v) expect(attributes(v).get('default') ?? '', name).not.toMatch(/0\.0\.0\.0\/0/);
+    }
+  });
+
+  it('no SSH: no port 22, no key pair, and the bastion accepts no inbound traffic at all', () => {
+    for (const r of ingress) {
+      const a = attributes(r);
+      expect([a.get('from_port'), a.get('to_port')], where(r)).not.toContain('22');
+    }
+    for (const [name, d] of dirs) expect(d.masked, name).not.toMatch(/\bkey_name\b|aws_key_pair|\bport\s*=\s*22\b/);
+    const bastion = dirs.get('modules/bastion')!;
+    expect(resources(bastion, 'aws_vpc_security_group_ingress_rule').concat(resources(bastion, 'aws_security_group_rule'))).toEqual([]);
+  });
+});
+
+describe('posture: the bastion is reached through SSM Session Manager', () => {
+  const bastion = dirs.get('modules/bastion')!;
+  // Without comments (which may name what the code avoids).
+  const src = [...bastion.files.values()].join('\n').replace(/^\s*#.*$/gm, '');
+
+  it('IMDSv2 only, one hop, on every instance', () => {
+    for (const i of allResources('aws_instance')) {
+      const md = nested(i, 'metadata_options');
+      expect(md, where(i)).toHaveLength(1);
+      expect(attributes(md[0]).get('http_tokens'), where(i)).toBe('"required"');
+      expect(attributes(md[0]).get('http_put_response_hop_limit'), where(i)).toBe('1');
+    }
+  });
+
+  it('the root volume is encrypted with a customer-managed key', () => {
+    for (const i of allResources('aws_instance')) {
+      const root = nested(i, 'root_block_device');
+      expect(root, where(i)).toHaveLength(1);
+      expect(attributes(root[0]).get('encrypted'), where(i)).toBe('true');
+      expect(attributes(root[0]).get('kms_key_id'), where(i)).toMatch(/^aws_kms_key\./);
+    }
+  });
+
+  it('the instance role holds the Session Manager channels only (no managed policy with wide SSM reads)', () => {
+    expect(src).toMatch(/ssmmessages:OpenDataChannel/);
+    expect(src).toMatch(/ssm:UpdateInstanceInformation/);
+    expect(src).not.toMatch(/AmazonSSMManagedInstanceCore|"ssm:\*"|"s3:\*"|"\*:\*"/);
+    expect(resources(bastion, 'aws_iam_role_policy_attachment')).toEqual([]);
+  });
+
+  it('operators get a policy for port forwarding to the database through this instance only', () => {
+    expect(src).toMatch(/document\/AWS-StartPortForwardingSessionToRemoteHost/);
+    expect(src).toMatch(/ssm:SessionDocumentAccessCheck/);
+    const egress = resources(bastion, 'aws_vpc_security_group_egress_rule');
+    expect(egress.some((e) => attributes(e).get('referenced_security_group_id') === 'var.database_security_group_id')).toBe(true);
+  });
+
+  it.each(envNames)('envs/%s: the bastion is a toggle, and the database lets it in when on', (env) => {
+    const d = dirs.get(`envs/${env}`)!;
+    const v = ofType(d, 'variable').find((x) => x.labels[0] === 'enable_bastion');
+    expect(attributes(v!).get('type')).toBe('bool');
+    const call = ofType(d, 'module').find((m) => m.labels[0] === 'bastion')!;
+    expect(attributes(call).get('count')).toBe('var.enable_bastion ? 1 : 0');
+    const db = ofType(d, 'module').find((m) => m.labels[0] === 'database')!;
+    expect(attributes(db).get('allowed_security_group_ids')).toMatch(/var\.enable_bastion \? \{ bastion = module\.bastion\[0\]\.security_group_id \}/);
+  });
+});
+
+describe('posture: encryption everywhere', () => {
+  it('every log group is encrypted with a customer-managed key', () => {
+    const groups = allResources('aws_cloudwatch_log_group');
+    expect(groups.length).toBeGreaterThanOrEqual(3);
+    for (const g of groups) expect(attributes(g).get('kms_key_id'), where(g)).toMatch(/^(aws_kms_key\.[a-z_]+\.arn|var\.logs_kms_key_arn)$/);
+  });
+
+  it('every KMS key rotates and has an explicit policy in which the account administers but does not use the key', () => {
+    for (const [name, d] of dirs) {
+      for (const key of resources(d, 'aws_kms_key')) {
+        const a = attributes(key);
+        expect(a.get('enable_key_rotation'), where(key)).toBe('true');
+        const doc = /^data\.aws_iam_policy_document\.([a-z_]+)\.json$/.exec(a.get('policy') ?? '');
+        expect(doc, `${where(key)} policy`).not.toBeNull();
+        const policy = ofType(d, 'data').find((b) => b.labels[0] === 'aws_iam_policy_document' && b.labels[1] === doc![1]);
+        expect(policy, `${name}: ${doc![1]}`).toBeDefined();
+        for (const st of nested(policy!, 'statement')) {
+          const principals = nested(st, 'principals').map((p) => attributes(p).get('identifiers') ?? '');
+          const unconditioned = nested(st, 'condition').length === 0;
+          const raw = attributes(st).get('actions') ?? '';
+          // local.kms_admin_actions: the list itself, from the module's locals.
+          const actions = raw === 'local.kms_admin_actions' ? (ofType(d, 'locals').flatMap((b) => [...attributes(b)]).find(([k]) => k === 'kms_admin_actions')?.[1] ?? 'undefined local') : raw;
+          expect(actions, where(st)).not.toMatch(/"kms:\*"/);
+          // The whole account, without a condition, only ever administers.
+          if (unconditioned && principals.some((p) => /account_root/.test(p))) {
+            expect(actions, `${where(policy!)} ${attributes(st).get('sid')}`).not.toMatch(/Decrypt|Encrypt|GenerateDataKey/);
+          }
+        }
+      }
+    }
+  });
+
+  it('every bucket is private, versioned, encrypted and TLS-only', () => {
+    const buckets = allResources('aws_s3_bucket');
+    expect(buckets.length).toBeGreaterThanOrEqual(2);
+    for (const b of buckets) {
+      const d = [...dirs.values()].find((x) => x.blocks.includes(b))!;
+      const ref = new RegExp(`aws_s3_bucket\\.${b.labels[1]}(\\[0\\])?\\.id`);
+      const of = (type: string) => resources(d, type).find((r) => ref.test(attributes(r).get('bucket') ?? ''));
+      const pab = of('aws_s3_bucket_public_access_block');
+      expect(pab, `${where(b)} public access block`).toBeDefined();
+      for (const k of ['block_public_acls', 'block_public_policy', 'ignore_public_acls', 'restrict_public_buckets']) expect(attributes(pab!).get(k), k).toBe('true');
+      expect(of('aws_s3_bucket_versioning')?.body, `${where(b)} versioning`).toMatch(/status\s*=\s*"Enabled"/);
+      expect(of('aws_s3_bucket_server_side_encryption_configuration')?.body, `${where(b)} encryption`).toMatch(/sse_algorithm\s*=\s*"(aws:kms|AES256)"/);
+      expect(of('aws_s3_bucket_ownership_controls')?.body, `${where(b)} ownership`).toMatch(/BucketOwnerEnforced/);
+      const policy = of('aws_s3_bucket_policy');
+      expect(policy, `${where(b)} policy`).toBeDefined();
+      expect(d.masked.length && [...d.files.values()].join('\n'), where(b)).toMatch(/aws:SecureTransport/);
+    }
+  });
+
+  it('the load balancer writes access logs to its bucket (SSE-S3: the only encryption ELB can write to)', () => {
+    const svc = dirs.get('modules/service')!;
+    const lb = resources(svc, 'aws_lb')[0];
+    const logs = nested(lb, 'access_logs');
+    expect(logs).toHaveLength(1);
+    expect(attributes(logs[0]).get('enabled')).toBe('true');
+    expect(attributes(logs[0]).get('bucket')).toBe('aws_s3_bucket.access_logs.id');
+  });
+
+  it('secrets, database storage, image repository and the master-key secret use KMS', () => {
+    for (const s of allResources('aws_secretsmanager_secret')) expect(attributes(s).get('kms_key_id'), where(s)).toMatch(/^aws_kms_key\./);
+    for (const c of allResources('aws_rds_cluster')) {
+      expect(attributes(c).get('storage_encrypted'), where(c)).toBe('true');
+      expect(attributes(c).get('master_user_secret_kms_key_id'), where(c)).toMatch(/^aws_kms_key\./);
+    }
+    for (const r of allResources('aws_ecr_repository')) expect(r.body, where(r)).toMatch(/encryption_type\s*=\s*"KMS"/);
+  });
+});
+
+describe('posture: AWS API traffic stays off the NAT', () => {
+  const net = dirs.get('modules/network')!;
+  const endpoints = ofType(net, 'locals').flatMap((b) => [...attributes(b)]).find(([k]) => k === 'interface_endpoints')?.[1] ?? '';
+
+  it('interface endpoints for ECR, Secrets Manager, KMS and CloudWatch Logs (and Session Manager), private DNS on', () => {
+    for (const svc of ['ecr.api', 'ecr.dkr', 'secretsmanager', 'kms', 'logs', 'ssm', 'ssmmessages', 'ec2messages']) expect(endpoints, svc).toContain(`"${svc}"`);
+    const ep = resources(net, 'aws_vpc_endpoint').find((e) => e.labels[1] === 'interface')!;
+    expect(attributes(ep).get('private_dns_enabled')).toBe('true');
+    expect(attributes(ep).get('subnet_ids')).toMatch(/aws_subnet\.private/);
+  });
+
+  it('an S3 gateway endpoint on the private route tables (image layers, the Litestream replica)', () => {
+    const s3 = resources(net, 'aws_vpc_endpoint').find((e) => e.labels[1] === 's3')!;
+    expect(attributes(s3).get('vpc_endpoint_type')).toBe('"Gateway"');
+    expect(attributes(s3).get('route_table_ids')).toMatch(/aws_route_table\.private/);
+  });
+
+  it('on by default, and no environment turns them off', () => {
+    const v = ofType(net, 'variable').find((x) => x.labels[0] === 'enable_vpc_endpoints')!;
+    expect(attributes(v).get('default')).toBe('true');
+    for (const env of envNames) expect(dirs.get(`envs/${env}`)!.masked).not.toMatch(/enable_vpc_endpoints\s*=\s*false/);
+  });
+});
+
+describe('the SQLite variant: one task, Litestream sidecar, restore on start', () => {
+  const svc = dirs.get('modules/service')!;
+  const src = [...svc.files.values()].join('\n');
+  const locals = new Map(ofType(svc, 'locals').flatMap((b) => [...attributes(b)]));
+  const containers = locals.get('litestream_containers') ?? '';
+
+  it('an init container restores the database only when it is missing and a replica exists', () => {
+    expect(containers).toMatch(/name\s*=\s*"litestream-restore"[\s\S]*?essential\s*=\s*false/);
+    expect(containers).toMatch(/command\s*=\s*\["restore", "-if-db-not-exists", "-if-replica-exists", "-o", "\$\{local\.sqlite_data_dir\}\/certa\.db", local\.replica_url\]/);
+    expect(locals.get('replica_url')).toMatch(/"s3:\/\/\$\{aws_s3_bucket\.replica\[0\]\.bucket\}\/certa\.db"/);
+  });
+
+  it('the service starts after the restore succeeded; the replicating sidecar is essential and stops after it', () => {
+    expect(src).toMatch(/dependsOn = local\.sqlite \? \[\{ containerName = "litestream-restore", condition = "SUCCESS" \}\]/);
+    expect(containers).toMatch(/name\s*=\s*"litestream"\s[\s\S]*?essential\s*=\s*true[\s\S]*?command\s*=\s*\["replicate",/);
+    expect(containers).toMatch(/containerName = local\.container_name, condition = "HEALTHY"/);
+  });
+
+  it('the database is on the task\'s storage, the service on SQLite (no database URL), the KEK still from Secrets Manager', () => {
+    expect(locals.get('sqlite_data_dir')).toBe('"/data"');
+    expect(locals.get('environment')).toMatch(/local\.sqlite \? tomap\(\{ CERTA_DATA_DIR = local\.sqlite_data_dir \}\)/);
+    expect(locals.get('environment')).toMatch(/local\.postgres && !local\.use_url_secret \? tomap\(\{ CERTA_DATABASE_URL/);
+    expect(locals.get('secrets')).toMatch(/^merge\(\s*\{ CERTA_MASTER_KEY = aws_secretsmanager_secret\.master_key\.arn \}/);
+  });
+
+  it('exactly one task, never two at once (two tasks would be two databases replicating to one place)', () => {
+    const service = resources(svc, 'aws_ecs_service')[0];
+    const a = attributes(service);
+    expect(a.get('deployment_minimum_healthy_percent')).toBe('local.sqlite ? 0 : 100');
+    expect(a.get('deployment_maximum_percent')).toBe('local.sqlite ? 100 : 200');
+    expect(service.body).toMatch(/condition\s*=\s*!local\.sqlite \|\| var\.max_count == 1/);
+  });
+
+  it('the replica bucket is encrypted with its own key, which the task role uses through S3 only', () => {
+    const sse = resources(svc, 'aws_s3_bucket_server_side_encryption_configuration').find((r) => r.labels[1] === 'replica')!;
+    expect(sse.body).toMatch(/kms_master_key_id\s*=\s*aws_kms_key\.replica\[0\]\.arn/);
+    const key = ofType(svc, 'data').find((b) => b.labels[1] === 'replica_key')!;
+    expect(key.body).toMatch(/aws_iam_role\.task\.arn[\s\S]*kms:ViaService[\s\S]*s3\./);
   });
 });

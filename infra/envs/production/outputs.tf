@@ -9,7 +9,7 @@ output "load_balancer_dns_name" {
 }
 
 output "ecr_repository_url" {
-  description = "ECR repository of this environment (infra/scripts/deploy.sh copies images here)."
+  description = "ECR repository of this environment (infra/scripts/plan.sh copies images here)."
   value       = module.service.ecr_repository_url
 }
 
@@ -51,4 +51,14 @@ output "master_key_secret_arn" {
 output "nat_public_ips" {
   description = "Addresses Certa's outbound traffic (webhooks, verifyEndpoint) comes from."
   value       = module.network.nat_public_ips
+}
+
+output "bastion_instance_id" {
+  description = "Target of `aws ssm start-session` for port forwarding to Aurora (null without a bastion)."
+  value       = one(module.bastion[*].instance_id)
+}
+
+output "bastion_access_policy_arn" {
+  description = "IAM policy to attach to operators who may open port-forwarding sessions (null without a bastion)."
+  value       = one(module.bastion[*].access_policy_arn)
 }

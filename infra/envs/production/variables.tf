@@ -15,7 +15,7 @@ variable "aws_account_id" {
 }
 
 variable "image" {
-  description = "Container image to run, pinned by digest (set by infra/scripts/deploy.sh)."
+  description = "Container image to run, pinned by digest (set by infra/scripts/plan.sh)."
   type        = string
 }
 
@@ -63,4 +63,10 @@ variable "alarm_topic_arn" {
   description = "SNS topic receiving the CloudWatch alarms; null for no alarms."
   type        = string
   default     = null
+}
+
+variable "enable_bastion" {
+  description = "Bastion for port forwarding to Aurora through SSM Session Manager (off in production until a migration or an incident needs it)."
+  type        = bool
+  default     = false
 }

@@ -24,9 +24,11 @@ module "database" {
   vpc_id     = module.network.vpc_id
   subnet_ids = module.network.private_subnet_ids
 
-  allowed_security_group_ids = {
-    service = module.service.security_group_id
-  }
+  allowed_security_group_ids = merge(
+    { service = module.service.security_group_id },
+    var.enable_bastion ? { bastion = module.bastion[0].security_group_id } : {},
+  )
+  logs_kms_key_arn = module.network.logs_kms_key_arn
 
   instance_count        = 1
   min_capacity          = 0.5
@@ -64,7 +66,21 @@ module "service" {
   database_secret_arn = module.database.master_user_secret_arn
   secret_kms_key_arns = [module.database.kms_key_arn]
 
-  alarm_topic_arn = var.alarm_topic_arn
+  alarm_topic_arn  = var.alarm_topic_arn
+  logs_kms_key_arn = module.network.logs_kms_key_arn
+}
+
+# Port forwarding to Aurora through SSM Session Manager (no SSH, no public address);
+# see docs/operations/deployment.md. enable_bastion turns it on and off.
+module "bastion" {
+  source = "../../modules/bastion"
+  count  = var.enable_bastion ? 1 : 0
+
+  name                       = local.name
+  vpc_id                     = module.network.vpc_id
+  subnet_id                  = module.network.private_subnet_ids[0]
+  database_security_group_id = module.database.security_group_id
+  database_port              = module.database.port
 }
 
 resource "aws_route53_record" "public" {

@@ -8,11 +8,9 @@ terraform {
     }
   }
 
-  # Partial configuration: bucket, dynamodb_table (state locking) and region are given at
-  # init time (infra/scripts/deploy.sh passes -backend-config=...), so one state bucket
-  # and lock table can serve every environment and nothing account-specific is committed.
-  backend "s3" {
-    key     = "certa/staging/terraform.tfstate"
-    encrypt = true
-  }
+  # GitLab-managed state: the http backend on the project's Terraform state API (state
+  # "staging"), locked by GitLab, encrypted at rest by GitLab, visible under Operate >
+  # Terraform states. Address and credentials come as TF_HTTP_* variables (set by the
+  # pipeline; see docs/operations/deployment.md for a workstation and for the S3 alternative).
+  backend "http" {}
 }

@@ -7,10 +7,86 @@ locals {
   family = "aurora-postgresql${split(".", var.engine_version)[0]}"
 }
 
+data "aws_caller_identity" "current" {}
+data "aws_region" "current" {}
+data "aws_partition" "current" {}
+
+locals {
+  account_id   = data.aws_caller_identity.current.account_id
+  account_root = "arn:${data.aws_partition.current.partition}:iam::${local.account_id}:root"
+}
+
+# An explicit key policy instead of the default one (which lets any IAM policy of the
+# account use the key directly): the account administers the key; using it is possible
+# only through RDS and Secrets Manager, for this account (the grants RDS creates for
+# storage, snapshots, Performance Insights, and the master secret's reads).
+data "aws_iam_policy_document" "key" {
+  statement {
+    sid       = "AccountAdministersTheKey"
+    resources = ["*"]
+    actions = [
+      "kms:Create*",
+      "kms:Describe*",
+      "kms:Enable*",
+      "kms:List*",
+      "kms:Put*",
+      "kms:Update*",
+      "kms:Revoke*",
+      "kms:Disable*",
+      "kms:Get*",
+      "kms:Delete*",
+      "kms:TagResource",
+      "kms:UntagResource",
+      "kms:ScheduleKeyDeletion",
+      "kms:CancelKeyDeletion",
+    ]
+
+    principals {
+      type        = "AWS"
+      identifiers = [local.account_root]
+    }
+  }
+
+  statement {
+    sid = "UseThroughRdsAndSecretsManager"
+    actions = [
+      "kms:Encrypt",
+      "kms:Decrypt",
+      "kms:ReEncrypt*",
+      "kms:GenerateDataKey*",
+      "kms:CreateGrant",
+      "kms:ListGrants",
+      "kms:DescribeKey",
+    ]
+    resources = ["*"]
+
+    principals {
+      type        = "AWS"
+      identifiers = [local.account_root]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "kms:ViaService"
+      values = [
+        "rds.${data.aws_region.current.name}.amazonaws.com",
+        "secretsmanager.${data.aws_region.current.name}.amazonaws.com",
+      ]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "kms:CallerAccount"
+      values   = [local.account_id]
+    }
+  }
+}
+
 resource "aws_kms_key" "this" {
   description             = "${var.name}: Aurora storage, snapshots and master secret"
   enable_key_rotation     = true
   deletion_window_in_days = 30
+  policy                  = data.aws_iam_policy_document.key.json
 
   tags = var.tags
 }
@@ -69,6 +145,17 @@ resource "aws_rds_cluster_parameter_group" "this" {
   }
 }
 
+# The log group RDS exports PostgreSQL's log to, created here first so that it is
+# encrypted with the environment's logs key and has a retention (RDS would create it
+# without either).
+resource "aws_cloudwatch_log_group" "postgresql" {
+  name              = "/aws/rds/cluster/${var.name}/postgresql"
+  retention_in_days = var.log_retention_days
+  kms_key_id        = var.logs_kms_key_arn
+
+  tags = var.tags
+}
+
 resource "aws_rds_cluster" "this" {
   cluster_identifier = var.name
   engine             = "aurora-postgresql"
@@ -106,6 +193,8 @@ resource "aws_rds_cluster" "this" {
   }
 
   tags = var.tags
+
+  depends_on = [aws_cloudwatch_log_group.postgresql]
 
   lifecycle {
     precondition {

@@ -134,3 +134,19 @@ variable "tags" {
   type        = map(string)
   default     = {}
 }
+
+variable "logs_kms_key_arn" {
+  description = "Customer-managed KMS key encrypting the exported PostgreSQL log group (the network module's logs key)."
+  type        = string
+}
+
+variable "log_retention_days" {
+  description = "CloudWatch retention of the exported PostgreSQL log."
+  type        = number
+  default     = 90
+
+  validation {
+    condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_days)
+    error_message = "log_retention_days must be a CloudWatch Logs retention value (1, 3, 5, 7, 14, 30, 60, 90, ...)."
+  }
+}

@@ -1,6 +1,7 @@
 # A VPC with public subnets (load balancer, NAT gateways) and private subnets (tasks,
-# database) in az_count availability zones. Nothing in the private subnets has a public
-# address; outbound traffic (ECR, Secrets Manager, webhooks) leaves through NAT.
+# database, bastion) in az_count availability zones. Nothing in the private subnets has a
+# public address; AWS API traffic goes through VPC endpoints (endpoints.tf), the rest
+# (webhooks, verifyEndpoint targets) leaves through NAT.
 
 data "aws_availability_zones" "available" {
   state = "available"
@@ -44,6 +45,9 @@ resource "aws_subnet" "public" {
   vpc_id            = aws_vpc.this.id
   availability_zone = local.azs[count.index]
   cidr_block        = cidrsubnet(var.cidr_block, 4, count.index)
+
+  # Only the load balancer and the NAT gateways live here, with addresses of their own.
+  map_public_ip_on_launch = false
 
   tags = merge(var.tags, { Name = "${var.name}-public-${local.azs[count.index]}", Tier = "public" })
 }
@@ -123,6 +127,7 @@ resource "aws_cloudwatch_log_group" "flow_logs" {
 
   name              = "/vpc/${var.name}/flow-logs"
   retention_in_days = var.flow_logs_retention_days
+  kms_key_id        = aws_kms_key.logs.arn
 
   tags = var.tags
 }

@@ -27,3 +27,13 @@ output "nat_public_ips" {
   description = "Public addresses outbound traffic leaves from (to allow-list Certa at webhook receivers)."
   value       = aws_eip.nat[*].public_ip
 }
+
+output "logs_kms_key_arn" {
+  description = "Customer-managed KMS key for the environment's CloudWatch log groups."
+  value       = aws_kms_key.logs.arn
+}
+
+output "s3_prefix_list_id" {
+  description = "Prefix list of the S3 gateway endpoint (null without VPC endpoints), for security-group egress to S3."
+  value       = one(aws_vpc_endpoint.s3[*].prefix_list_id)
+}

@@ -52,3 +52,9 @@ variable "tags" {
   type        = map(string)
   default     = {}
 }
+
+variable "enable_vpc_endpoints" {
+  description = "Interface endpoints for ECR, Secrets Manager, KMS, CloudWatch Logs and Session Manager, and an S3 gateway endpoint, so AWS API traffic stays off the NAT."
+  type        = bool
+  default     = true
+}

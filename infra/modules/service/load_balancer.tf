@@ -69,7 +69,15 @@ resource "aws_lb" "this" {
   enable_deletion_protection = var.load_balancer_deletion_protection
   idle_timeout               = 60
 
+  access_logs {
+    enabled = true
+    bucket  = aws_s3_bucket.access_logs.id
+    prefix  = "alb"
+  }
+
   tags = var.tags
+
+  depends_on = [aws_s3_bucket_policy.access_logs]
 }
 
 resource "aws_lb_target_group" "this" {

@@ -9,18 +9,46 @@
 #   load_balancer.tf  ALB, listeners (HTTPS; HTTP for /pki/ and redirects), security groups
 #   scaling.tf        autoscaling on CPU, alarms
 #   rotation.tf       roll the tasks when RDS rotates the database secret
+#   access_logs.tf    the load balancer's access logs bucket
+#   sqlite.tf         the single-task SQLite variant: Litestream sidecar, replica bucket
 
 data "aws_region" "current" {}
+data "aws_caller_identity" "current" {}
+data "aws_partition" "current" {}
 
 locals {
   container_name = "certa"
   container_port = 8080
 
+  account_id   = data.aws_caller_identity.current.account_id
+  account_root = "arn:${data.aws_partition.current.partition}:iam::${local.account_id}:root"
+  postgres     = var.database_mode == "postgres"
+  sqlite       = var.database_mode == "sqlite"
+
+  # Administration without use (the default key policy would let any IAM policy of the
+  # account use the key): PutKeyPolicy stays so the key can never be locked out.
+  kms_admin_actions = [
+    "kms:Create*",
+    "kms:Describe*",
+    "kms:Enable*",
+    "kms:List*",
+    "kms:Put*",
+    "kms:Update*",
+    "kms:Revoke*",
+    "kms:Disable*",
+    "kms:Get*",
+    "kms:Delete*",
+    "kms:TagResource",
+    "kms:UntagResource",
+    "kms:ScheduleKeyDeletion",
+    "kms:CancelKeyDeletion",
+  ]
+
   # With a complete URL from a secret, that is all; otherwise the URL carries no
   # credentials and node-postgres takes PGUSER/PGPASSWORD from the RDS-managed secret
   # (which RDS rotates: see rotation.tf). TLS is verified against the RDS CA bundle.
-  use_url_secret = var.database_url_secret_arn != null
-  database_url   = "postgres://${var.database_host}:${var.database_port}/${var.database_name}?sslmode=verify-full&sslrootcert=${var.database_ca_bundle_path}"
+  use_url_secret = local.postgres && var.database_url_secret_arn != null
+  database_url   = local.postgres ? "postgres://${var.database_host}:${var.database_port}/${var.database_name}?sslmode=verify-full&sslrootcert=${var.database_ca_bundle_path}" : null
 
   environment = merge(
     {
@@ -34,21 +62,23 @@ locals {
       # The ALB is the only client: the caller's address comes from X-Forwarded-For.
       CERTA_TRUST_PROXY = "true"
     },
-    local.use_url_secret ? tomap({}) : tomap({ CERTA_DATABASE_URL = local.database_url }),
+    local.postgres && !local.use_url_secret ? tomap({ CERTA_DATABASE_URL = local.database_url }) : tomap({}),
+    local.sqlite ? tomap({ CERTA_DATA_DIR = local.sqlite_data_dir }) : tomap({}),
     var.extra_environment,
   )
 
   database_url_secret = tomap({
     CERTA_DATABASE_URL = tostring(var.database_url_secret_arn)
   })
-  database_credential_secrets = tomap({
+  database_credential_secrets = local.postgres ? tomap({
     PGUSER     = "${var.database_secret_arn}:username::"
     PGPASSWORD = "${var.database_secret_arn}:password::"
-  })
+  }) : tomap({})
 
   secrets = merge(
     { CERTA_MASTER_KEY = aws_secretsmanager_secret.master_key.arn },
-    local.use_url_secret ? local.database_url_secret : local.database_credential_secrets,
+    local.use_url_secret ? local.database_url_secret : tomap({}),
+    local.postgres && !local.use_url_secret ? local.database_credential_secrets : tomap({}),
     var.additional_secrets,
   )
 
@@ -115,10 +145,72 @@ resource "aws_ecr_lifecycle_policy" "this" {
 # never sees it. When the AWS KMS KEK provider lands, the task role already holds the
 # grants it needs on this key and the KEK never leaves KMS.
 
+# Explicit key policy: the account administers the key; it is used through Secrets
+# Manager only (an operator storing the KEK, the execution role reading it at task start),
+# and directly by the task role alone (the future KMS KEK provider).
+data "aws_iam_policy_document" "master_key" {
+  statement {
+    sid       = "AccountAdministersTheKey"
+    actions   = local.kms_admin_actions
+    resources = ["*"]
+
+    principals {
+      type        = "AWS"
+      identifiers = [local.account_root]
+    }
+  }
+
+  statement {
+    sid = "UseThroughSecretsManager"
+    actions = [
+      "kms:Encrypt",
+      "kms:Decrypt",
+      "kms:ReEncrypt*",
+      "kms:GenerateDataKey*",
+      "kms:DescribeKey",
+    ]
+    resources = ["*"]
+
+    principals {
+      type        = "AWS"
+      identifiers = [local.account_root]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "kms:ViaService"
+      values   = ["secretsmanager.${data.aws_region.current.name}.amazonaws.com"]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "kms:CallerAccount"
+      values   = [local.account_id]
+    }
+  }
+
+  statement {
+    sid = "TaskRoleUsesTheKey"
+    actions = [
+      "kms:Encrypt",
+      "kms:Decrypt",
+      "kms:GenerateDataKey",
+      "kms:DescribeKey",
+    ]
+    resources = ["*"]
+
+    principals {
+      type        = "AWS"
+      identifiers = [aws_iam_role.task.arn]
+    }
+  }
+}
+
 resource "aws_kms_key" "master" {
   description             = "${var.name}: Certa key-encryption key (CERTA_MASTER_KEY secret; KMS KEK provider)"
   enable_key_rotation     = true
   deletion_window_in_days = 30
+  policy                  = data.aws_iam_policy_document.master_key.json
 
   tags = var.tags
 }
@@ -142,6 +234,7 @@ resource "aws_secretsmanager_secret" "master_key" {
 resource "aws_cloudwatch_log_group" "this" {
   name              = "/ecs/${var.name}"
   retention_in_days = var.log_retention_days
+  kms_key_id        = var.logs_kms_key_arn
 
   tags = var.tags
 }
@@ -182,12 +275,21 @@ resource "aws_ecs_task_definition" "this" {
   }
 
   # With PostgreSQL and CERTA_MASTER_KEY set the service writes nothing to disk: the root
-  # filesystem is read-only and only /tmp is writable.
+  # filesystem is read-only and only /tmp is writable. The SQLite variant adds /data, the
+  # task's ephemeral storage shared with the Litestream containers (sqlite.tf).
   volume {
     name = "tmp"
   }
 
-  container_definitions = jsonencode([
+  dynamic "volume" {
+    for_each = local.sqlite ? ["data"] : []
+
+    content {
+      name = volume.value
+    }
+  }
+
+  container_definitions = jsonencode(concat([
     {
       name                   = local.container_name
       image                  = var.image
@@ -206,13 +308,16 @@ resource "aws_ecs_task_definition" "this" {
       environment = [for k, v in local.environment : { name = k, value = v }]
       secrets     = [for k, v in local.secrets : { name = k, valueFrom = v }]
 
-      mountPoints = [
+      mountPoints = concat([
         {
           sourceVolume  = "tmp"
           containerPath = "/tmp"
           readOnly      = false
         },
-      ]
+      ], local.sqlite ? [local.sqlite_data_mount] : [])
+
+      # SQLite: start on the restored database (or none, the very first time).
+      dependsOn = local.sqlite ? [{ containerName = "litestream-restore", condition = "SUCCESS" }] : []
 
       healthCheck = {
         command     = ["CMD", "node", "-e", local.healthcheck_js]
@@ -241,7 +346,7 @@ resource "aws_ecs_task_definition" "this" {
         }
       }
     },
-  ])
+  ], local.sqlite ? local.litestream_containers : []))
 
   tags = var.tags
 }
@@ -257,9 +362,11 @@ resource "aws_ecs_service" "this" {
   propagate_tags         = "SERVICE"
 
   # Rolling deployment: new tasks must pass /readyz on the ALB before old ones stop; a
-  # release that never gets healthy is rolled back.
-  deployment_minimum_healthy_percent = 100
-  deployment_maximum_percent         = 200
+  # release that never gets healthy is rolled back. SQLite: one task at a time, the old
+  # one stopped (and its last writes shipped) before the new one restores: two tasks
+  # would be two databases replicating to one place.
+  deployment_minimum_healthy_percent = local.sqlite ? 0 : 100
+  deployment_maximum_percent         = local.sqlite ? 100 : 200
   health_check_grace_period_seconds  = 60
 
   deployment_circuit_breaker {
@@ -288,6 +395,16 @@ resource "aws_ecs_service" "this" {
     precondition {
       condition     = var.min_count <= var.desired_count && var.desired_count <= var.max_count
       error_message = "desired_count must lie between min_count and max_count."
+    }
+
+    precondition {
+      condition     = !local.sqlite || var.max_count == 1
+      error_message = "database_mode sqlite runs exactly one task: set desired_count, min_count and max_count to 1."
+    }
+
+    precondition {
+      condition     = !local.postgres || (var.database_host != null && var.database_name != null && (var.database_secret_arn != null || var.database_url_secret_arn != null))
+      error_message = "database_mode postgres needs database_host, database_name and database_secret_arn (or database_url_secret_arn)."
     }
   }
 

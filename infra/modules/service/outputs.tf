@@ -47,3 +47,13 @@ output "log_group_name" {
   description = "CloudWatch log group of the service."
   value       = aws_cloudwatch_log_group.this.name
 }
+
+output "replica_bucket" {
+  description = "SQLite mode: the S3 bucket Litestream replicates the database to (null in postgres mode)."
+  value       = one(aws_s3_bucket.replica[*].bucket)
+}
+
+output "access_logs_bucket" {
+  description = "S3 bucket holding the load balancer's access logs."
+  value       = aws_s3_bucket.access_logs.bucket
+}

@@ -6,7 +6,7 @@
 # CloudTrail ("AWS Service Event via CloudTrail"), which must be enabled in the account.
 
 locals {
-  restart_on_rotation = var.restart_on_database_secret_rotation && !local.use_url_secret
+  restart_on_rotation = var.restart_on_database_secret_rotation && local.postgres && !local.use_url_secret
 }
 
 data "aws_iam_policy_document" "states_assume" {

@@ -215,8 +215,9 @@ variable "additional_secrets" {
 }
 
 variable "database_host" {
-  description = "PostgreSQL host (the Aurora writer endpoint)."
+  description = "Postgres mode: PostgreSQL host (the Aurora writer endpoint)."
   type        = string
+  default     = null
 }
 
 variable "database_port" {
@@ -226,13 +227,15 @@ variable "database_port" {
 }
 
 variable "database_name" {
-  description = "PostgreSQL database name."
+  description = "Postgres mode: PostgreSQL database name."
   type        = string
+  default     = null
 }
 
 variable "database_secret_arn" {
-  description = "Secrets Manager secret with JSON keys username and password (the RDS-managed master secret); injected as PGUSER/PGPASSWORD, which node-postgres reads when CERTA_DATABASE_URL carries no credentials."
+  description = "Postgres mode: Secrets Manager secret with JSON keys username and password (the RDS-managed master secret); injected as PGUSER/PGPASSWORD, which node-postgres reads when CERTA_DATABASE_URL carries no credentials."
   type        = string
+  default     = null
 }
 
 variable "database_url_secret_arn" {
@@ -292,4 +295,53 @@ variable "tags" {
   description = "Tags added to every resource of the module."
   type        = map(string)
   default     = {}
+}
+
+variable "logs_kms_key_arn" {
+  description = "Customer-managed KMS key encrypting the service's log group (the network module's logs key)."
+  type        = string
+}
+
+variable "access_logs_retention_days" {
+  description = "Days the load balancer's access logs are kept in their bucket."
+  type        = number
+  default     = 400
+
+  validation {
+    condition     = var.access_logs_retention_days >= 1
+    error_message = "access_logs_retention_days must be at least 1."
+  }
+}
+
+variable "database_mode" {
+  description = "postgres: N stateless tasks on Aurora (the default). sqlite: exactly one task on embedded SQLite, replicated to S3 by a Litestream sidecar and restored on start (sqlite.tf)."
+  type        = string
+  default     = "postgres"
+
+  validation {
+    condition     = contains(["postgres", "sqlite"], var.database_mode)
+    error_message = "database_mode must be postgres or sqlite."
+  }
+}
+
+variable "litestream_image" {
+  description = "SQLite mode: the Litestream image of the restore and replicate containers (mirror it into ECR and pin it by digest for production)."
+  type        = string
+  default     = "docker.io/litestream/litestream:0.3.13"
+
+  validation {
+    condition     = length(trimspace(var.litestream_image)) > 0 && !endswith(var.litestream_image, ":latest")
+    error_message = "litestream_image must be set and must not be a moving :latest tag."
+  }
+}
+
+variable "replica_noncurrent_days" {
+  description = "SQLite mode: days overwritten or deleted replica objects stay recoverable as previous versions."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = var.replica_noncurrent_days >= 1
+    error_message = "replica_noncurrent_days must be at least 1."
+  }
 }
