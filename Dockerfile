@@ -28,12 +28,15 @@ COPY tsconfig.json tsconfig.build.json ./
 COPY generated ./generated
 COPY src ./src
 
+# The Litestream binary (an optional dependency, for the replication test) is not part of
+# the service: the SQLite variant runs Litestream as a sidecar image.
 # tsc does not emit JSON it does not import: the service reads the bundled spec from
 # dist/generated/openapi.json (src/spec.ts loads ../generated/openapi.json), so copy it.
 RUN npm run build \
  && mkdir -p dist/generated \
  && cp generated/openapi.json dist/generated/openapi.json \
- && npm prune --omit=dev --no-audit --no-fund
+ && npm prune --omit=dev --no-audit --no-fund \
+ && rm -rf node_modules/@flydotio
 
 # The Amazon RDS CA bundle, so the PostgreSQL connection to Aurora verifies the server
 # (sslmode=verify-full&sslrootcert=...). Empty URL = skip (local and offline builds).

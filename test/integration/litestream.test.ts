@@ -1,6 +1,6 @@
 /**
  * The SQLite deployment variant's replication, for real: the service runs as a child
- * process on SQLite, the Litestream binary (the npm package @flydotio/litestream ships it)
+ * process on SQLite, the Litestream binary (the optional npm dependency @flydotio/litestream-linux-x64 ships it; the other platform packages are not on the registry this project installs from)
  * replicates its database to a `file://` replica while clients issue certificates. Then
  * the service and Litestream are SIGKILLed, the database and its -wal/-shm are deleted,
  * `litestream restore` brings it back and the service restarts on it:
